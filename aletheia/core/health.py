@@ -1,0 +1,117 @@
+"""Dependency checks behind /healthz: cheap enough to poll every second."""
+
+import functools
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+HEARTBEAT_CACHE_KEY = "aletheia:beat:last"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    ms: float
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return connection.vendor
+
+
+def check_cache() -> str:
+    # A key per probe: processes sharing the cache (gunicorn workers) must not race.
+    key = f"aletheia:healthz:{uuid.uuid4().hex}"
+    cache.set(key, "ok", 10)
+    if cache.get(key) != "ok":
+        raise RuntimeError("value written was not read back")
+    cache.delete(key)
+    return str(settings.CACHES["default"]["BACKEND"]).rsplit(".", 1)[-1]
+
+
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    timeout = settings.REDIS_SOCKET_TIMEOUT
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+
+
+def check_broker() -> str:
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("memory://"):
+        return "embedded (tasks run eagerly)"
+    _redis_client(url).ping()
+    return "redis"
+
+
+_migrations_confirmed_applied = False
+
+
+def check_migrations() -> str:
+    # Once every migration this code ships is applied, it stays so for this process.
+    global _migrations_confirmed_applied
+    if not _migrations_confirmed_applied:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:3])
+            raise RuntimeError(f"{len(plan)} unapplied migration(s): {names}")
+        _migrations_confirmed_applied = True
+    return "all applied"
+
+
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+    "migrations": check_migrations,
+}
+
+
+def run_checks() -> list[CheckResult]:
+    results = []
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            detail, ok = check(), True
+        except Exception as exc:  # any failure of a dependency is a failed check
+            detail, ok = f"{type(exc).__name__}: {exc}".strip(), False
+        results.append(
+            CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1))
+        )
+    return results
+
+
+@functools.cache
+def current_release() -> str:
+    """The image's git sha (ALETHEIA_RELEASE), else the checkout's, else the version."""
+    if settings.ALETHEIA_RELEASE:
+        return settings.ALETHEIA_RELEASE
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=2,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def last_heartbeat() -> str | None:
+    try:
+        return cache.get(HEARTBEAT_CACHE_KEY)
+    except Exception:
+        return None

@@ -1,0 +1,160 @@
+"""Settings shared by every environment. Environment-specific modules import this one."""
+
+from datetime import timedelta
+
+from django.utils.translation import gettext_lazy as _
+
+from config.env import BASE_DIR, env
+
+ALETHEIA_ENV = env.str("ALETHEIA_ENV", default="local")
+ALETHEIA_HOST = env.str("ALETHEIA_HOST", default="localhost:8000")
+ALETHEIA_RELEASE = env.str("ALETHEIA_RELEASE", default="")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "aletheia.core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "aletheia" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "aletheia.core.context_processors.environment",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# i18n: French first, English second. msgids are English; locale/fr carries the French.
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("French")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Europe/Paris"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Data services. Timeouts keep /healthz fast when a dependency is down.
+DB_CONNECT_TIMEOUT = 3
+REDIS_SOCKET_TIMEOUT = 2
+REDIS_URL = env.str("REDIS_URL", default="")
+
+
+def redis_cache(url: str, key_prefix: str = "") -> dict[str, object]:
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
+    }
+
+
+def postgres_options(database: dict[str, object]) -> dict[str, object]:
+    if "postgresql" in str(database["ENGINE"]):
+        options = dict(database.get("OPTIONS") or {})  # type: ignore[call-overload]
+        options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+        database["OPTIONS"] = options
+    database.setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+    database.setdefault("CONN_HEALTH_CHECKS", True)
+    return database
+
+
+LOCAL_MEMORY_CACHE: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# Celery. The broker is the environment's second Redis db; results go to the same db.
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Periodic tasks are declared here, in code, and written to django-celery-beat's tables by
+# `manage.py sync_periodic_tasks` (run by every deploy). Name -> task path and interval.
+PERIODIC_TASKS: dict[str, dict[str, object]] = {
+    "core-heartbeat": {
+        "task": "aletheia.core.tasks.heartbeat",
+        "every": timedelta(seconds=env.int("ALETHEIA_HEARTBEAT_SECONDS", default=60)),
+    },
+}
+
+
+# Logging: one console stream; `json` lines for servers, `plain` for people.
+def logging_config(log_format: str, level: str) -> dict[str, object]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            },
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django": {"handlers": ["console"], "level": level, "propagate": False},
+            "django.db.backends": {"level": "WARNING"},
+            "django.security.DisallowedHost": {"level": "ERROR"},
+        },
+    }
+
+
+LOGGING = logging_config(
+    env.str("DJANGO_LOG_FORMAT", default="plain"), env.str("DJANGO_LOG_LEVEL", default="INFO")
+)
+
+# DeepL machine translation for `make i18n-update` (optional).
+DEEPL_API_KEY = env.str("DEEPL_API_KEY", default="")
+DEEPL_API_URL = env.str("DEEPL_API_URL", default="")

@@ -1,0 +1,1 @@
+"""Aletheia's server tool. Standard library only: it runs on a bare server's python3."""

@@ -1,0 +1,101 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aletheia"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    missing = [
+        f"{name} at {url}"
+        for name, url, port in (
+            ("PostgreSQL", database_url, 5432),
+            ("Redis", redis_url, 6379),
+        )
+        if not _reachable(url, port)
+    ]
+    if missing:
+        pytest.exit(
+            "The tests need real services, and these are not reachable: "
+            + "; ".join(missing)
+            + ". Start them (see docs/development.md) or set DATABASE_URL / REDIS_URL.",
+            returncode=3,
+        )
+
+
+def run_django(
+    code: str, *, env: dict[str, str], settings: str, args: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run Python with Django set up in a fresh process and a clean environment.
+
+    Settings are read once per process, so each environment's settings get their own.
+    """
+    clean_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "DJANGO_SETTINGS_MODULE": settings,
+        "ALETHEIA_TEST_RUN_ID": os.environ.get("ALETHEIA_TEST_RUN_ID", "sub"),
+        **env,
+    }
+    program = "import django\ndjango.setup()\n" + textwrap.dedent(code)
+    return subprocess.run(
+        [sys.executable, "-c", program, *(args or [])],
+        cwd=REPO_ROOT,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def run_manage(*args: str, env: dict[str, str], settings: str) -> subprocess.CompletedProcess[str]:
+    clean_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "DJANGO_SETTINGS_MODULE": settings,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+HEALTHZ_PROGRAM = """
+    import json
+    from django.test import Client
+    response = Client(HTTP_HOST="localhost").get("/healthz")
+    print(json.dumps({"status": response.status_code, "body": response.json()}))
+"""
+
+
+def healthz_in_subprocess(env: dict[str, str], settings: str) -> dict:
+    result = run_django(HEALTHZ_PROGRAM, env=env, settings=settings)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

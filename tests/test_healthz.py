@@ -1,0 +1,100 @@
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from django.test import Client, override_settings
+
+from aletheia.core import health
+from tests.conftest import DEFAULT_DATABASE_URL, healthz_in_subprocess
+
+CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.django_db
+def test_all_dependencies_up_answers_200(client: Client) -> None:
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert body["failing"] == []
+    assert set(body["checks"]) == {"database", "cache", "broker", "migrations"}
+    assert body["checks"]["database"]["detail"] == "postgresql"
+    assert body["checks"]["cache"]["detail"] == "RedisCache"
+    assert body["checks"]["broker"]["detail"] == "redis"
+    assert body["release"]
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+@pytest.mark.django_db
+def test_cache_down_answers_503_naming_it(client: Client) -> None:
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CLOSED_PORT_REDIS,
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    with override_settings(CACHES=caches):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["cache"]
+    assert "Connection" in response.json()["checks"]["cache"]["detail"]
+
+
+@pytest.mark.django_db
+def test_broker_down_answers_503_naming_it(client: Client) -> None:
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"], response.json()
+
+
+def test_database_down_answers_503_naming_it() -> None:
+    got = healthz_in_subprocess(
+        {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"}, "config.settings.test"
+    )
+    assert got["status"] == 503
+    assert "database" in got["body"]["failing"]
+    assert "cache" not in got["body"]["failing"]
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    name = f"aletheia_healthz_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(
+        DEFAULT_DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(
+        DEFAULT_DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_unapplied_migrations_answer_503_naming_them(empty_database: str) -> None:
+    got = healthz_in_subprocess(
+        {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{empty_database}"},
+        "config.settings.test",
+    )
+    assert got["status"] == 503
+    assert got["body"]["failing"] == ["migrations"]
+    assert "unapplied migration(s)" in got["body"]["checks"]["migrations"]["detail"]
+
+
+def test_release_comes_from_the_environment_first(settings) -> None:
+    settings.ALETHEIA_RELEASE = "0123abc"
+    health.current_release.cache_clear()
+    try:
+        assert health.current_release() == "0123abc"
+    finally:
+        health.current_release.cache_clear()
+
+
+def test_embedded_defaults_are_healthy_with_no_services(tmp_path) -> None:
+    got = healthz_in_subprocess({}, "config.settings.development")
+    # development settings on a fresh machine: SQLite (unmigrated here) + locmem + eager
+    assert got["body"]["checks"]["database"]["ok"] is True
+    assert got["body"]["checks"]["cache"]["detail"] == "LocMemCache"
+    assert got["body"]["checks"]["broker"]["detail"] == "embedded (tasks run eagerly)"

@@ -23,6 +23,14 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # .mo files are built, not committed: build them once, before any worker starts.
+    if not hasattr(config, "workerinput"):
+        from aletheia.core.i18n import catalogs_compile
+
+        catalogs_compile(REPO_ROOT / "locale")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         return

@@ -19,6 +19,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "aletheia.core",
+    "aletheia.catalog",
+    "aletheia.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -118,12 +120,39 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Doctolib. The User-Agent is the allow-listed key Doctolib gave the group (without one,
+# Doctolib answers 403 after a request or two). Requests are spaced to RATE_PER_SECOND across
+# every worker; BLOCKS_BEFORE_STOP 403s open the circuit for BLOCK_COOLDOWN_SECONDS.
+DOCTOLIB_BASE_URL = env.str("DOCTOLIB_BASE_URL", default="https://partners.doctolib.fr")
+DOCTOLIB_USER_AGENT = env.str("DOCTOLIB_USER_AGENT", default="Aletheia (groupe-suffren.com)")
+DOCTOLIB_TIMEOUT = env.float("DOCTOLIB_TIMEOUT", default=10.0)
+DOCTOLIB_MAX_RETRIES = env.int("DOCTOLIB_MAX_RETRIES", default=3)
+DOCTOLIB_RATE_PER_SECOND = env.float("DOCTOLIB_RATE_PER_SECOND", default=2.0)
+DOCTOLIB_BLOCKS_BEFORE_STOP = env.int("DOCTOLIB_BLOCKS_BEFORE_STOP", default=3)
+DOCTOLIB_BLOCK_COOLDOWN_SECONDS = env.int("DOCTOLIB_BLOCK_COOLDOWN_SECONDS", default=900)
+DOCTOLIB_HORIZON_DAYS = 28
+DOCTOLIB_CONCURRENCY = env.int("DOCTOLIB_CONCURRENCY", default=2)
+DOCTOLIB_PROFILES_EVERY = timedelta(hours=env.int("DOCTOLIB_PROFILES_EVERY_HOURS", default=24))
+DOCTOLIB_AVAILABILITIES_EVERY = timedelta(
+    minutes=env.int("DOCTOLIB_AVAILABILITIES_EVERY_MINUTES", default=15)
+)
+
 # Periodic tasks are declared here, in code, and written to django-celery-beat's tables by
 # `manage.py sync_periodic_tasks` (run by every deploy). Name -> task path and interval.
 PERIODIC_TASKS: dict[str, dict[str, object]] = {
     "core-heartbeat": {
         "task": "aletheia.core.tasks.heartbeat",
         "every": timedelta(seconds=env.int("ALETHEIA_HEARTBEAT_SECONDS", default=60)),
+    },
+    "doctolib-profiles": {
+        "task": "aletheia.catalog.tasks.sync_all",
+        "every": DOCTOLIB_PROFILES_EVERY,
+        "kwargs": {"kind": "profiles"},
+    },
+    "doctolib-availabilities": {
+        "task": "aletheia.catalog.tasks.sync_all",
+        "every": DOCTOLIB_AVAILABILITIES_EVERY,
+        "kwargs": {"kind": "availabilities"},
     },
 }
 

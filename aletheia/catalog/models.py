@@ -1,0 +1,291 @@
+"""What the group follows on Doctolib, what Doctolib shows, and where the two differ.
+
+Doctolib ids are the natural keys. Places, practitioners, motives and agendas are kept per
+tracked profile (what that page shows); rows Doctolib stops showing are kept with
+`present=False`, so history stays readable.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class TrackedProfile(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("not synced yet")
+        OK = "ok", _("in sync")
+        GONE = "gone", _("gone from Doctolib")
+        ERROR = "error", _("last sync failed")
+
+    slug = models.SlugField(_("Doctolib slug"), max_length=200, unique=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    active = models.BooleanField(_("followed"), default=True)
+    doctolib_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    name = models.CharField(_("name on Doctolib"), max_length=300, blank=True, editable=False)
+    speciality_name = models.CharField(max_length=200, blank=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.NEW, editable=False
+    )
+    last_error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["label", "slug"]
+        verbose_name = _("tracked profile")
+        verbose_name_plural = _("tracked profiles")
+
+    def __str__(self) -> str:
+        return self.label or self.name or self.slug
+
+
+class Expectation(models.Model):
+    """Something the group expects this profile to show."""
+
+    class Kind(models.TextChoices):
+        PRACTITIONER_LISTED = "practitioner_listed", _("practitioner is listed")
+        MOTIVE_OPEN_TO_NEW = "motive_open_to_new", _("motive open to new patients")
+
+    profile = models.ForeignKey(
+        TrackedProfile, on_delete=models.CASCADE, related_name="expectations"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    doctolib_id = models.BigIntegerField(_("Doctolib id"))
+    label = models.CharField(_("label"), max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "kind", "doctolib_id"], name="expectation_unique"
+            )
+        ]
+        verbose_name = _("expectation")
+        verbose_name_plural = _("expectations")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.label or self.doctolib_id}"
+
+
+class Speciality(models.Model):
+    doctolib_id = models.BigIntegerField(unique=True)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("speciality")
+        verbose_name_plural = _("specialities")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProfileScoped(models.Model):
+    profile = models.ForeignKey(TrackedProfile, on_delete=models.CASCADE, related_name="+")
+    doctolib_id = models.BigIntegerField()
+    present = models.BooleanField(default=True)
+
+    class Meta:
+        abstract = True
+
+
+class Place(ProfileScoped):
+    name = models.CharField(_("name"), max_length=300)
+    address = models.CharField(max_length=300, blank=True)
+    zipcode = models.CharField(max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="place_unique")
+        ]
+        verbose_name = _("place")
+        verbose_name_plural = _("places")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Practitioner(ProfileScoped):
+    name = models.CharField(_("name"), max_length=300)
+    speciality_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="practitioner_unique")
+        ]
+        verbose_name = _("practitioner")
+        verbose_name_plural = _("practitioners")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VisitMotive(ProfileScoped):
+    name = models.CharField(_("name"), max_length=300)
+    speciality = models.ForeignKey(Speciality, null=True, blank=True, on_delete=models.SET_NULL)
+    ref_visit_motive_id = models.BigIntegerField(null=True, blank=True)
+    allow_new_patients = models.BooleanField(_("open to new patients"), default=True)
+    telehealth = models.BooleanField(default=False)
+    position = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="motive_unique")
+        ]
+        ordering = ["position", "name"]
+        verbose_name = _("visit motive")
+        verbose_name_plural = _("visit motives")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agenda(ProfileScoped):
+    practitioner = models.ForeignKey(Practitioner, null=True, blank=True, on_delete=models.SET_NULL)
+    speciality = models.ForeignKey(Speciality, null=True, blank=True, on_delete=models.SET_NULL)
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.SET_NULL)
+    booking_disabled = models.BooleanField(default=False)
+    booking_temporary_disabled = models.BooleanField(default=False)
+    motive_ids = models.JSONField(default=list, help_text="Doctolib ids of the motives it offers")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="agenda_unique")
+        ]
+        verbose_name = _("agenda")
+        verbose_name_plural = _("agendas")
+
+    def __str__(self) -> str:
+        return f"{self.practitioner or self.doctolib_id}"
+
+
+class SyncRun(models.Model):
+    class Kind(models.TextChoices):
+        PROFILES = "profiles", _("profiles")
+        AVAILABILITIES = "availabilities", _("availabilities")
+        FULL = "full", _("profiles and availabilities")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        PARTIAL = "partial", _("some profiles failed")
+        BLOCKED = "blocked", _("stopped: blocked by Doctolib")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    profiles_total = models.IntegerField(default=0)
+    profiles_ok = models.IntegerField(default=0)
+    profiles_failed = models.IntegerField(default=0)
+    requests = models.IntegerField(default=0)
+    changes = models.IntegerField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class SyncResult(models.Model):
+    """One profile's outcome within a run (written by whichever worker synced it)."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="results")
+    profile = models.ForeignKey(TrackedProfile, on_delete=models.CASCADE, related_name="+")
+    ok = models.BooleanField()
+    error = models.TextField(blank=True)
+    blocked = models.BooleanField(default=False)
+    changes = models.IntegerField(default=0)
+    requests = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["run", "profile"]
+        verbose_name = _("sync result")
+        verbose_name_plural = _("sync results")
+
+    def __str__(self) -> str:
+        return f"{self.profile}: {'ok' if self.ok else self.error}"
+
+
+class AvailabilitySnapshot(models.Model):
+    """What one agenda offered for one motive, stored when it differs from the last one."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("slots available")
+        LATER = "later", _("first slot beyond the horizon")
+        NONE = "none", _("no availability")
+        CLOSED = "closed", _("agenda not opened")
+
+    agenda = models.ForeignKey(Agenda, on_delete=models.CASCADE, related_name="snapshots")
+    motive = models.ForeignKey(VisitMotive, on_delete=models.CASCADE, related_name="snapshots")
+    sync_run = models.ForeignKey(SyncRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    taken_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    next_slot = models.DateTimeField(null=True, blank=True)
+    slots_7 = models.IntegerField(default=0)
+    slots_14 = models.IntegerField(default=0)
+    slots_28 = models.IntegerField(default=0)
+    is_latest = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agenda", "motive", "-taken_at"], name="snapshot_history"),
+            models.Index(fields=["agenda"], condition=Q(is_latest=True), name="snapshot_latest"),
+        ]
+        ordering = ["-taken_at"]
+        verbose_name = _("availability snapshot")
+        verbose_name_plural = _("availability snapshots")
+
+    def __str__(self) -> str:
+        return f"{self.agenda} / {self.motive} @ {self.taken_at:%Y-%m-%d %H:%M}: {self.status}"
+
+    def same_figures(self, other: "AvailabilitySnapshot") -> bool:
+        fields = ("status", "next_slot", "slots_7", "slots_14", "slots_28")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+
+class Divergence(models.Model):
+    """Where Doctolib differs from what the group expects: opened, then resolved."""
+
+    class Kind(models.TextChoices):
+        PROFILE_GONE = "profile_gone", _("profile gone from Doctolib")
+        PRACTITIONER_MISSING = "practitioner_missing", _("practitioner missing")
+        BOOKING_DISABLED = "booking_disabled", _("agenda booking disabled")
+        MOTIVE_CLOSED_TO_NEW = "motive_closed_to_new", _("motive closed to new patients")
+        AGENDA_CLOSED = "agenda_closed", _("agenda closed")
+
+    profile = models.ForeignKey(
+        TrackedProfile, on_delete=models.CASCADE, related_name="divergences"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    subject = models.CharField(max_length=100, help_text="what it is about, e.g. agenda:449621")
+    detail = models.CharField(max_length=500)
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_divergence_per_subject",
+            )
+        ]
+        ordering = ["-opened_at"]
+        verbose_name = _("divergence")
+        verbose_name_plural = _("divergences")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.detail}"

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+pytest_plugins = ["tests.doctolib_fakes"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aletheia"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"

@@ -42,7 +42,6 @@ PROFILE_KINDS = {
 AVAILABILITY_KINDS = {Divergence.Kind.AGENDA_CLOSED}
 
 
-
 @dataclass
 class ProfileOutcome:
     profile: TrackedProfile
@@ -66,8 +65,7 @@ def _sync_scoped_rows(
     number of rows created or changed.
     """
     existing: dict[int, Any] = {
-        row.doctolib_id: row
-        for row in model.objects.filter(profile=profile)
+        row.doctolib_id: row for row in model.objects.filter(profile=profile)
     }
     to_create, to_update = [], []
     changed_fields: set[str] = set()

@@ -21,13 +21,18 @@ def rate_limiter_from_settings() -> RateLimiter:
     cache_settings = settings.CACHES["default"]
     if str(cache_settings["BACKEND"]).endswith("RedisCache"):
         key = f"{cache_settings.get('KEY_PREFIX') or 'aletheia'}:doctolib:ratelimit"
-        return RedisRateLimiter(redis.Redis.from_url(str(cache_settings["LOCATION"])), rate, key=key)
+        return RedisRateLimiter(
+            redis.Redis.from_url(str(cache_settings["LOCATION"])), rate, key=key
+        )
     return LocalRateLimiter(rate)
 
 
 def circuit_breaker_from_settings() -> CircuitBreaker:
     return CircuitBreaker(
-        cache, settings.DOCTOLIB_BLOCKS_BEFORE_STOP, settings.DOCTOLIB_BLOCK_COOLDOWN_SECONDS
+        cache,
+        settings.DOCTOLIB_BLOCKS_BEFORE_STOP,
+        settings.DOCTOLIB_BLOCK_COOLDOWN_SECONDS,
+        key=settings.DOCTOLIB_CIRCUIT_KEY,
     )
 
 

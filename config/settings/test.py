@@ -31,7 +31,9 @@ TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)
 CACHES = {"default": redis_cache(redis_db_url(REDIS_URL, TEST_REDIS_DB), f"test-{TEST_RUN_ID}")}
 CELERY_BROKER_URL = redis_db_url(REDIS_URL, TEST_REDIS_DB)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
-CELERY_TASK_ALWAYS_EAGER = True
+# a real worker started by a test runs with CELERY_EAGER=false on its own queue
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_EAGER", default=True)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

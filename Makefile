@@ -29,6 +29,8 @@ dev: $(VENV_STAMP) ## run Aletheia on :8000 (embedded SQLite/cache/eager Celery 
 	$(MANAGE) compile_translations -v0
 	$(MANAGE) migrate --noinput
 	$(MANAGE) sync_periodic_tasks
+	$(MANAGE) seed_demo --if-empty
+	@echo "Aletheia: http://localhost:8000/dashboard/ (demo / demo)"
 	$(MANAGE) runserver 0.0.0.0:8000
 
 .PHONY: test
@@ -61,6 +63,14 @@ migrate: $(VENV_STAMP) ## apply migrations
 .PHONY: i18n-update
 i18n-update: $(VENV_STAMP) ## extract messages, translate missing ones (DeepL if DEEPL_API_KEY), compile
 	$(MANAGE) i18n_update
+
+.PHONY: sync-all
+sync-all: $(VENV_STAMP) ## full Doctolib sync of every followed profile, in this process
+	$(MANAGE) sync_doctolib --all
+
+.PHONY: bench-sync
+bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a local server with 50 ms latency
+	$(RUN) python -m aletheia.catalog.bench $(BENCH_ARGS)
 
 .PHONY: shell
 shell: $(VENV_STAMP) ## Django shell on the configured database

@@ -109,3 +109,17 @@ def healthz_in_subprocess(env: dict[str, str], settings: str) -> dict:
     result = run_django(HEALTHZ_PROGRAM, env=env, settings=settings)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_test_database_sessions(django_db_setup, django_db_blocker):
+    """Torn down just before the test databases are dropped: end sessions other threads
+    (the live server's request threads) left open, so the drop succeeds and leaves nothing."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -28,3 +28,9 @@ def test_heartbeat_task_is_visible_in_healthz(client: Client) -> None:
     cache.delete(HEARTBEAT_CACHE_KEY)
     stamp = tasks.heartbeat.delay().get()
     assert client.get("/healthz").json()["beat_last_seen"] == stamp
+
+
+def test_browser_language_does_not_override_french_first(client: Client) -> None:
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert '<html lang="fr">' in response.content.decode()
+    assert response["Content-Language"] == "fr"

@@ -1,9 +1,14 @@
 """Reads for the dashboard, commands and tasks."""
 
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import QuerySet
 
 from aletheia.catalog.models import (
+    AvailabilitySnapshot,
+    Divergence,
+    SyncRun,
     TrackedProfile,
 )
 
@@ -11,3 +16,126 @@ from aletheia.catalog.models import (
 def profiles_to_sync(slugs: list[str] | None = None) -> QuerySet[TrackedProfile]:
     queryset = TrackedProfile.objects.filter(active=True)
     return queryset.filter(slug__in=slugs) if slugs else queryset
+
+
+@dataclass(frozen=True)
+class MotiveRow:
+    speciality: str
+    motive: str
+    open_to_new_patients: bool
+    agendas: int
+    next_slot: datetime | None
+    slots_7: int
+    slots_14: int
+    slots_28: int
+    status: str
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    at: datetime
+    slots_7: int
+    days_to_next_slot: float | None
+
+
+@dataclass(frozen=True)
+class CentreSummary:
+    profile: TrackedProfile
+    rows: list[MotiveRow]
+    open_divergences: list[Divergence]
+
+    @property
+    def next_slot(self) -> datetime | None:
+        slots = [r.next_slot for r in self.rows if r.next_slot]
+        return min(slots) if slots else None
+
+    @property
+    def slots_7(self) -> int:
+        return sum(r.slots_7 for r in self.rows)
+
+    @property
+    def slots_28(self) -> int:
+        return sum(r.slots_28 for r in self.rows)
+
+
+STATUS_RANK = {"open": 0, "later": 1, "none": 2, "closed": 3}
+
+
+def motive_rows(profile: TrackedProfile) -> list[MotiveRow]:
+    """Next free slot and slot counts per speciality x motive, over the latest snapshots."""
+    snapshots = AvailabilitySnapshot.objects.filter(
+        agenda__profile=profile, agenda__present=True, motive__present=True, is_latest=True
+    ).select_related("motive__speciality")
+    grouped: dict[int, list[AvailabilitySnapshot]] = {}
+    for snapshot in snapshots:
+        grouped.setdefault(snapshot.motive_id, []).append(snapshot)
+    rows = []
+    for group in grouped.values():
+        motive = group[0].motive
+        next_slots = [s.next_slot for s in group if s.next_slot]
+        rows.append(
+            MotiveRow(
+                speciality=motive.speciality.name if motive.speciality else "",
+                motive=motive.name,
+                open_to_new_patients=motive.allow_new_patients,
+                agendas=len(group),
+                next_slot=min(next_slots) if next_slots else None,
+                slots_7=sum(s.slots_7 for s in group),
+                slots_14=sum(s.slots_14 for s in group),
+                slots_28=sum(s.slots_28 for s in group),
+                status=min((s.status for s in group), key=STATUS_RANK.__getitem__),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.speciality, r.motive))
+
+
+def centre_summaries(profile_id: int | None = None) -> list[CentreSummary]:
+    profiles = TrackedProfile.objects.filter(active=True)
+    if profile_id is not None:
+        profiles = profiles.filter(pk=profile_id)
+    open_divergences: dict[int, list[Divergence]] = {}
+    for divergence in Divergence.objects.filter(
+        resolved_at__isnull=True, profile__in=profiles
+    ).order_by("-opened_at"):
+        open_divergences.setdefault(divergence.profile_id, []).append(divergence)
+    return [
+        CentreSummary(
+            profile=p, rows=motive_rows(p), open_divergences=open_divergences.get(p.pk, [])
+        )
+        for p in profiles
+    ]
+
+
+def availability_trend(profile: TrackedProfile, since: datetime) -> list[TrendPoint]:
+    """The centre's 7-day slot total and days to its next slot, at each change.
+
+    Snapshots are stored on change only, so the state at each moment is rebuilt by replaying
+    them in order.
+    """
+    current: dict[tuple[int, int], AvailabilitySnapshot] = {}
+    points: list[TrendPoint] = []
+    snapshots = AvailabilitySnapshot.objects.filter(
+        agenda__profile=profile, taken_at__gte=since
+    ).order_by("taken_at")
+    for snapshot in snapshots.iterator():
+        current[(snapshot.agenda_id, snapshot.motive_id)] = snapshot
+        next_slots = [s.next_slot for s in current.values() if s.next_slot]
+        days = (
+            round((min(next_slots) - snapshot.taken_at).total_seconds() / 86400, 1)
+            if next_slots
+            else None
+        )
+        point = TrendPoint(snapshot.taken_at, sum(s.slots_7 for s in current.values()), days)
+        if points and points[-1].at == point.at:
+            points[-1] = point
+        else:
+            points.append(point)
+    return points
+
+
+def recent_runs(limit: int = 30) -> QuerySet[SyncRun]:
+    return SyncRun.objects.prefetch_related("results__profile")[:limit]
+
+
+def last_finished_run() -> SyncRun | None:
+    return SyncRun.objects.filter(finished_at__isnull=False).first()

@@ -405,6 +405,11 @@ def snapshots_apply(
     )
 
 
+def fixed_clock(moment: datetime) -> Callable[[], datetime]:
+    """A clock that always says `moment` (replaying history, demo data)."""
+    return lambda: moment
+
+
 # --- runs -------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "aletheia.core.middleware.FrenchFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -60,7 +60,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "core:home"
 
 # i18n: French first, English second. msgids are English; locale/fr carries the French.
 LANGUAGE_CODE = "fr"
@@ -175,6 +177,7 @@ def logging_config(log_format: str, level: str) -> dict[str, object]:
         "loggers": {
             "django": {"handlers": ["console"], "level": level, "propagate": False},
             "django.db.backends": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
             "django.security.DisallowedHost": {"level": "ERROR"},
         },
     }

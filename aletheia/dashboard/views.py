@@ -1,0 +1,95 @@
+import csv
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aletheia.catalog import selectors
+from aletheia.catalog.models import TrackedProfile
+from aletheia.dashboard.charts import line_chart
+
+TREND_DAYS = 30
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "centres": selectors.centre_summaries(),
+            "last_run": selectors.last_finished_run(),
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+def centre(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = get_object_or_404(TrackedProfile, pk=pk)
+    summaries = selectors.centre_summaries(profile.pk)
+    summary = summaries[0] if summaries else None
+    trend = selectors.availability_trend(profile, timezone.now() - timedelta(days=TREND_DAYS))
+    charts = [
+        line_chart(
+            [(p.at, p.days_to_next_slot) for p in trend],
+            title=_("Days to the next free slot"),
+            unit=" j",
+        ),
+        line_chart(
+            [(p.at, p.slots_7) for p in trend],
+            title=_("Free slots in the next 7 days"),
+            colour="#067647",
+        ),
+    ]
+    return render(
+        request,
+        "dashboard/centre.html",
+        {"profile": profile, "summary": summary, "charts": charts, "now": timezone.now()},
+    )
+
+
+@login_required
+def runs(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/runs.html", {"runs": selectors.recent_runs()})
+
+
+@login_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="aletheia-availability.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            _("Centre"),
+            _("Speciality"),
+            _("Motive"),
+            _("Open to new patients"),
+            _("Agendas"),
+            _("Next free slot"),
+            _("Slots 7 days"),
+            _("Slots 14 days"),
+            _("Slots 28 days"),
+            _("Open divergences"),
+        ]
+    )
+    for summary in selectors.centre_summaries():
+        for row in summary.rows:
+            writer.writerow(
+                [
+                    str(summary.profile),
+                    row.speciality,
+                    row.motive,
+                    "yes" if row.open_to_new_patients else "no",
+                    row.agendas,
+                    row.next_slot.isoformat() if row.next_slot else "",
+                    row.slots_7,
+                    row.slots_14,
+                    row.slots_28,
+                    len(summary.open_divergences),
+                ]
+            )
+    return response

@@ -1,0 +1,135 @@
+import csv
+import io
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from aletheia.catalog import services
+from aletheia.catalog.models import Divergence, SyncRun, TrackedProfile
+from aletheia.dashboard.charts import line_chart
+from aletheia.doctolib.client import DoctolibClient
+from aletheia.doctolib.fake import FakeWorld
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def synced_centres(
+    world: FakeWorld, client: DoctolibClient, count: int = 3
+) -> list[TrackedProfile]:
+    profiles = [TrackedProfile.objects.create(slug=slug) for slug in list(world.profiles)[:count]]
+    start = timezone.now() - timedelta(days=3)
+    for day in range(4):
+        moment = start + timedelta(days=day)
+        world.today = moment.date()
+        services.sync_run_execute(
+            kind=SyncRun.Kind.FULL,
+            profiles=profiles,
+            client=client,
+            now=services.fixed_clock(moment),
+        )
+    return profiles
+
+
+@pytest.fixture
+def staff_client(client: Client) -> Client:
+    user = get_user_model().objects.create_user("ana", password="pw-for-tests-1", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_dashboard_requires_login(client: Client) -> None:
+    response = client.get("/dashboard/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_centre_page_shows_figures_divergences_and_charts(
+    staff_client: Client, world: FakeWorld, doctolib_client: DoctolibClient
+) -> None:
+    profile = synced_centres(world, doctolib_client, 1)[0]
+    Divergence.objects.create(
+        profile=profile,
+        kind="booking_disabled",
+        subject="agenda:1",
+        detail="Dr Test: online booking disabled",
+        opened_at=timezone.now(),
+    )
+    html = staff_client.get(f"/dashboard/centres/{profile.pk}/").content.decode()
+    assert "Dr Test: online booking disabled" in html
+    assert html.count('<svg class="chart"') == 2
+    assert "<polyline" in html
+    assert "Prochain créneau libre" in html  # French by default
+
+
+@pytest.mark.django_db
+def test_csv_export_has_a_row_per_motive(
+    staff_client: Client, world: FakeWorld, doctolib_client: DoctolibClient
+) -> None:
+    synced_centres(world, doctolib_client, 2)
+    staff_client.cookies["django_language"] = "en"
+    response = staff_client.get("/dashboard/export.csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"].startswith("text/csv")
+    assert rows[0][:3] == ["Centre", "Speciality", "Motive"]
+    assert len(rows) > 2
+    assert all(r[6].isdigit() for r in rows[1:])
+
+
+def test_chart_escapes_titles_and_handles_gaps() -> None:
+    now = timezone.now()
+    svg = line_chart(
+        [(now, 1.0), (now + timedelta(hours=1), None), (now + timedelta(hours=2), 3.0)],
+        title="<script>",
+    )
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
+    assert svg.count("<polyline") == 2  # the gap splits the line
+    assert "-" in line_chart([], title="empty")
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop shares the test's thread
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_in_a_real_browser(
+    live_server, browser: Browser, world: FakeWorld, doctolib_client: DoctolibClient, tmp_path
+) -> None:
+    profiles = synced_centres(world, doctolib_client, 3)
+    get_user_model().objects.create_user("ana", password="pw-for-tests-1")
+    page: Page = browser.new_page()
+    page.goto(f"{live_server.url}/dashboard/")
+    page.fill("#id_username", "ana")
+    page.fill("#id_password", "pw-for-tests-1")
+    page.click("button[type=submit]")
+
+    expect(page.locator("h1")).to_have_text("La prise de rendez-vous en un coup d'œil")
+    expect(page.locator("#centres tbody tr")).to_have_count(len(profiles))
+    page.click(f"text={profiles[0]}")
+    expect(page.locator("svg.chart polyline").first).to_be_visible()
+    expect(page.locator("#motives tbody tr").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "centre-fr.png"), full_page=True)
+
+    page.select_option("#language-select", "en")
+    expect(page.locator("#motives th").first).to_have_text("Speciality")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.screenshot(
+        path=os.environ.get("ALETHEIA_SCREENSHOT", str(tmp_path / "centre-en.png")), full_page=True
+    )

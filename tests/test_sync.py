@@ -280,3 +280,57 @@ def test_full_run_counts_and_second_run_changes_nothing(
     )
     assert again.status == SyncRun.Status.SUCCEEDED
     assert again.changes == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_syncs_sharing_a_new_speciality_both_succeed(
+    world: FakeWorld, doctolib: object
+) -> None:
+    """Two workers inserting the same new speciality at once must not fail either profile."""
+    import threading
+
+    from aletheia.doctolib.client import ClientConfig
+
+    slugs = [s for s, p in world.profiles.items()][:4]
+    for slug in slugs:  # every profile now carries the same, new speciality
+        world.profiles[slug].booking["data"]["specialities"].append(
+            {"id": 4242, "name": "Nouvelle", "kind": "medical"}
+        )
+    profiles = [TrackedProfile.objects.create(slug=s) for s in slugs]
+    barrier = threading.Barrier(len(profiles))
+    outcomes: list[services.ProfileOutcome] = []
+
+    def work(profile: TrackedProfile) -> None:
+        client = DoctolibClient(ClientConfig(base_url=doctolib.url, user_agent="t"))  # type: ignore[attr-defined]
+        booking = client.booking(profile.slug)
+        barrier.wait()
+        try:
+            services.catalog_apply(profile=profile, booking=booking, now=NOW)
+            outcomes.append(services.ProfileOutcome(profile=profile, ok=True))
+        finally:
+            client.close()
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in profiles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == len(profiles)
+
+
+def test_an_unexpected_error_fails_the_profile_not_the_run(
+    world: FakeWorld, doctolib_client: DoctolibClient, monkeypatch
+) -> None:
+    profiles = [track(world, i) for i in range(2)]
+
+    def broken(**kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(services, "catalog_apply", broken)
+    run = services.sync_run_execute(
+        kind=SyncRun.Kind.PROFILES, profiles=profiles, client=doctolib_client
+    )
+    assert run.status == SyncRun.Status.FAILED
+    assert run.results.count() == 2
+    assert {r.error for r in run.results.all()} == {"internal error: RuntimeError: bug"}

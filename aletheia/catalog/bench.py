@@ -121,6 +121,8 @@ def _run(args: argparse.Namespace) -> int:
             f"{sum(queries) / len(queries):.1f} queries/profile (max {max(queries)}) | "
             f"{run.changes} changes"
         )
+        for result in run.results.filter(ok=False)[:5]:
+            print(f"  failed: {result.profile.slug}: {result.error}")
 
     one_pass("first sync")
     one_pass("second sync")

@@ -6,6 +6,7 @@ compared in Python, and only what changed is written (bulk), so a second sync of
 data writes nothing and the number of queries per profile does not grow with its size.
 """
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from aletheia.doctolib.client import AvailabilityWindow, DoctolibClient
 from aletheia.doctolib.errors import Blocked, CircuitOpen, DoctolibError, ProfileGone
 from aletheia.doctolib.parsing import PARIS, Booking
 
+logger = logging.getLogger(__name__)
 HORIZON_DAYS = 28
 PROFILE_KINDS = {
     Divergence.Kind.PROFILE_GONE,
@@ -104,7 +106,9 @@ def _sync_specialities(booking: Booking) -> tuple[dict[int, Speciality], int]:
     for speciality in renamed:
         speciality.name = wanted[speciality.doctolib_id]
     if new:
-        existing.update({s.doctolib_id: s for s in Speciality.objects.bulk_create(new)})
+        # shared by every profile: a concurrent sync may insert the same one first
+        Speciality.objects.bulk_create(new, ignore_conflicts=True)
+        existing = {s.doctolib_id: s for s in Speciality.objects.filter(doctolib_id__in=wanted)}
     if renamed:
         Speciality.objects.bulk_update(renamed, ["name"])
     return existing, len(new) + len(renamed)
@@ -430,6 +434,9 @@ def profile_run_one(
         outcome.ok, outcome.error = False, str(exc)
         if not isinstance(exc, ProfileGone):
             _update_fields(profile, status=TrackedProfile.Status.ERROR, last_error=str(exc))
+    except Exception as exc:  # a bug must fail this profile, not stall the whole run
+        logger.exception("sync of %s failed unexpectedly", profile.slug)
+        outcome.ok, outcome.error = False, f"internal error: {type(exc).__name__}: {exc}"
     outcome.requests = client.requests_sent - requests_before
     outcome.seconds = round(time.monotonic() - started, 3)
     return outcome

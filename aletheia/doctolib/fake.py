@@ -286,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FakeDoctolibServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many concurrent clients (benchmark workers)
 
     def __init__(
         self, world: FakeWorld, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0

@@ -334,3 +334,21 @@ def test_an_unexpected_error_fails_the_profile_not_the_run(
     assert run.status == SyncRun.Status.FAILED
     assert run.results.count() == 2
     assert {r.error for r in run.results.all()} == {"internal error: RuntimeError: bug"}
+
+
+def test_slots_already_past_do_not_count() -> None:
+    from aletheia.doctolib.client import AvailabilityWindow
+    from aletheia.doctolib.parsing import PARIS
+
+    evening = datetime(2026, 11, 27, 22, 0, tzinfo=PARIS)
+    morning = evening.replace(hour=9)
+    tomorrow = morning + timedelta(days=1)
+    figures = services.snapshot_from_window(
+        AvailabilityWindow(slots=(morning, tomorrow), next_slot=morning, reason=""), now=evening
+    )
+    assert figures["next_slot"] == tomorrow
+    assert figures["slots_7"] == 1
+    only_past = services.snapshot_from_window(
+        AvailabilityWindow(slots=(morning,), next_slot=morning, reason=""), now=evening
+    )
+    assert (only_past["status"], only_past["next_slot"]) == ("none", None)

@@ -315,23 +315,26 @@ def profile_sync(*, profile: TrackedProfile, client: DoctolibClient, now: dateti
 
 
 def snapshot_from_window(window: AvailabilityWindow, *, now: datetime) -> dict[str, Any]:
+    """Figures for a window; slots already past (earlier today) do not count."""
     today = now.astimezone(PARIS).date()
+    upcoming = [s for s in window.slots if s >= now]
 
     def count(days: int) -> int:
         limit = today + timedelta(days=days)
-        return sum(1 for s in window.slots if s.astimezone(PARIS).date() < limit)
+        return sum(1 for s in upcoming if s.astimezone(PARIS).date() < limit)
 
-    if window.slots:
+    next_slot = upcoming[0] if upcoming else None
+    if upcoming:
         status = AvailabilitySnapshot.Status.OPEN
     elif window.reason == "not_opened_availability":
         status = AvailabilitySnapshot.Status.CLOSED
-    elif window.next_slot:
-        status = AvailabilitySnapshot.Status.LATER
+    elif window.next_slot and window.next_slot >= now and not window.slots:
+        status, next_slot = AvailabilitySnapshot.Status.LATER, window.next_slot
     else:
         status = AvailabilitySnapshot.Status.NONE
     return {
         "status": status,
-        "next_slot": window.next_slot,
+        "next_slot": next_slot,
         "slots_7": count(7),
         "slots_14": count(14),
         "slots_28": count(HORIZON_DAYS),

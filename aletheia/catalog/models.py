@@ -84,6 +84,9 @@ class ProfileScoped(models.Model):
 
     class Meta:
         abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="%(class)s_unique")
+        ]
 
 
 class Place(ProfileScoped):
@@ -94,10 +97,7 @@ class Place(ProfileScoped):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="place_unique")
-        ]
+    class Meta(ProfileScoped.Meta):
         verbose_name = _("place")
         verbose_name_plural = _("places")
 
@@ -109,10 +109,7 @@ class Practitioner(ProfileScoped):
     name = models.CharField(_("name"), max_length=300)
     speciality_name = models.CharField(max_length=200, blank=True)
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="practitioner_unique")
-        ]
+    class Meta(ProfileScoped.Meta):
         verbose_name = _("practitioner")
         verbose_name_plural = _("practitioners")
 
@@ -128,10 +125,7 @@ class VisitMotive(ProfileScoped):
     telehealth = models.BooleanField(default=False)
     position = models.IntegerField(default=0)
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="motive_unique")
-        ]
+    class Meta(ProfileScoped.Meta):
         ordering = ["position", "name"]
         verbose_name = _("visit motive")
         verbose_name_plural = _("visit motives")
@@ -148,10 +142,7 @@ class Agenda(ProfileScoped):
     booking_temporary_disabled = models.BooleanField(default=False)
     motive_ids = models.JSONField(default=list, help_text="Doctolib ids of the motives it offers")
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["profile", "doctolib_id"], name="agenda_unique")
-        ]
+    class Meta(ProfileScoped.Meta):
         verbose_name = _("agenda")
         verbose_name_plural = _("agendas")
 

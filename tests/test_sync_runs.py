@@ -119,3 +119,22 @@ def test_sync_all_through_a_real_worker(world: FakeWorld, celery_worker: str) ->
     assert run.results.count() == len(profiles)
     assert run.requests > len(profiles)
     assert Agenda.objects.filter(profile__in=profiles).exists()
+
+
+@pytest.mark.django_db
+def test_a_profile_already_being_synced_is_skipped(world: FakeWorld) -> None:
+    from django.core.cache import cache
+
+    from aletheia.catalog import services
+
+    profile = track_all(world)[0]
+    run = services.sync_run_start(kind="profiles", profiles_total=1)
+    lock = f"aletheia:doctolib:profile-lock:{profile.pk}"
+    cache.set(lock, "another worker", 60)
+    try:
+        result = tasks.sync_profile.delay(run.pk, profile.pk, "profiles").get()
+    finally:
+        cache.delete(lock)
+    assert result == {"profile": profile.pk, "skipped": "already being synced"}
+    assert not Agenda.objects.exists()
+    assert tasks.sync_profile.delay(run.pk, profile.pk, "profiles").get()["ok"] is True

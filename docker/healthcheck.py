@@ -5,8 +5,13 @@ import sys
 import urllib.request
 
 # PID 1 is `tini -- /app/docker/start ROLE …`: only the web role has an HTTP check
-arguments = open("/proc/1/cmdline", "rb").read().split(b"\0")
-role = arguments[arguments.index(b"/app/docker/start") + 1] if b"/app/docker/start" in arguments else b""
+with open("/proc/1/cmdline", "rb") as cmdline:
+    arguments = cmdline.read().split(b"\0")
+role = (
+    arguments[arguments.index(b"/app/docker/start") + 1]
+    if b"/app/docker/start" in arguments
+    else b""
+)
 if role not in (b"web", b""):
     sys.exit(0)
 host = os.environ.get("ALETHEIA_HOST", "localhost").split(":")[0]

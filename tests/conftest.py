@@ -118,6 +118,8 @@ def _close_stray_test_database_sessions(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
+    if not str(connection.settings_dict["NAME"]).startswith("test_"):
+        return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

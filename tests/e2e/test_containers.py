@@ -1,0 +1,255 @@
+"""The real image, run as the prod overlay says, against real PostgreSQL and Redis.
+
+`make test-e2e` starts dockerd if needed and makes the base image offline first. The merged
+compose configuration (`compose config` of base + overlay) is used as is, except networking:
+on this machine every container uses the host network and loopback addresses.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from celery import Celery
+
+from ops.environments import load
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+DOCKER = os.environ.get(
+    "DOCKER", "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+)
+COMPOSE = ["docker-compose"] if shutil.which("docker-compose") else [DOCKER, "compose"]
+MATRIX = load()
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        list(args),
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def git_sha() -> str:
+    return run("git", "rev-parse", "HEAD").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def image(git_sha: str) -> str:
+    started = time.monotonic()
+    run(
+        "make",
+        "build",
+        f"DOCKER={DOCKER}",
+        f"BUILD_NETWORK={os.environ.get('BUILD_NETWORK', 'host')}",
+        timeout=1800,
+    )
+    size = run(
+        DOCKER, "image", "inspect", "--format", "{{.Size}}", f"aletheia:{git_sha}"
+    ).stdout.strip()
+    print(
+        f"\nimage aletheia:{git_sha} built in {time.monotonic() - started:.0f}s, {int(size) / 1e6:.0f} MB"
+    )
+    return f"aletheia:{git_sha}"
+
+
+@pytest.fixture
+def server_root(tmp_path: Path) -> Path:
+    envs = tmp_path / "aletheia" / "envs"
+    envs.mkdir(parents=True)
+    for name in ("dev", "staging", "prod"):
+        (envs / f".env.{name}").write_text(f"E2E_ENV_FILE={name}\n")
+    return tmp_path
+
+
+def compose_config(environment: str, server_root: Path, image: str = "aletheia:test") -> dict:
+    files = [
+        "-f",
+        "docker-compose.yml",
+        "-f",
+        "docker-compose.override.yml"
+        if environment == "local"
+        else f"docker-compose.{environment}.yml",
+    ]
+    result = run(
+        *COMPOSE,
+        *files,
+        "config",
+        env={"ALETHEIA_IMAGE": image, "ALETHEIA_SERVER_ROOT": str(server_root)},
+    )
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.mark.parametrize("environment", ["local", "dev", "staging", "prod"])
+def test_every_compose_combination_validates_and_follows_the_matrix(
+    environment: str, server_root: Path
+) -> None:
+    config = compose_config(environment, server_root)
+    assert set(config["services"]) >= {"web", "celery", "celery_beat"}
+    web = config["services"]["web"]
+    row = MATRIX[environment]
+    if environment == "local":
+        assert set(config["services"]) == {"web", "celery", "celery_beat", "db", "redis"}
+        assert web["environment"]["ALETHEIA_WEB_SERVER"] == "runserver"
+        assert any("/app" in str(v) for v in web["volumes"])
+        return
+    assert web["image"] == "aletheia:test"
+    assert web["environment"]["ALETHEIA_HOST"] == row.host
+    assert web["environment"]["DJANGO_SETTINGS_MODULE"] == row.settings_module
+    assert (web["environment"]["REDIS_CACHE_DB"], web["environment"]["REDIS_BROKER_DB"]) == tuple(
+        str(d) for d in row.redis_dbs
+    )
+    assert str(web["mem_limit"]).lower() in (
+        row.web_memory.lower(),
+        str(int(row.web_memory[:-1]) * 1024 * 1024),
+    )
+    assert web["restart"] == "unless-stopped"
+    assert web["environment"]["E2E_ENV_FILE"] == environment  # read from the env's own file
+    assert web["networks"]["shared"]["aliases"] == [f"aletheia-{environment}-web"]
+
+
+def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
+    result = run(
+        *COMPOSE,
+        "-f",
+        "docker-compose.yml",
+        "-f",
+        "docker-compose.prod.yml",
+        "config",
+        env={"ALETHEIA_IMAGE": "aletheia:test", "ALETHEIA_SERVER_ROOT": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"{tmp_path}/aletheia/envs/.env.prod" in result.stderr
+
+
+def host_networked(config: dict, project: str) -> dict:
+    """The same services, on the host network (this machine has no other route)."""
+    for service in config["services"].values():
+        service.pop("networks", None)
+        service["network_mode"] = "host"
+    config.pop("networks", None)
+    for volume in config.get("volumes", {}).values():
+        volume["name"] = f"{project}-static"
+    return config
+
+
+@pytest.fixture
+def prod_stack(image: str, server_root: Path, tmp_path: Path) -> Iterator[dict]:
+    database = f"aletheia_e2e_{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    env_file = server_root / "aletheia" / "envs" / ".env.prod"
+    env_file.write_text(
+        f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{database}\nREDIS_URL=redis://127.0.0.1:6379\n"
+        f"ALETHEIA_EMAIL=console\nPORT={port}\nALETHEIA_HEARTBEAT_SECONDS=2\n"
+    )
+    env_file.chmod(0o600)
+    project = f"aletheia-e2e-{uuid.uuid4().hex[:6]}"
+    config = host_networked(compose_config("prod", server_root, image), project)
+    compose_file = tmp_path / "compose.yml"
+    compose_file.write_text(yaml.safe_dump(config))
+    compose = [*COMPOSE, "-p", project, "-f", str(compose_file)]
+    try:
+        for step in (
+            ["migrate", "--noinput"],
+            ["collectstatic", "--noinput", "-v0"],
+            ["sync_periodic_tasks"],
+        ):
+            started = time.monotonic()
+            run(*compose, "run", "--rm", "--no-deps", "web", "manage", *step)
+            print(f"\n{step[0]}: {time.monotonic() - started:.1f}s")
+        run(*compose, "up", "-d")
+        yield {"compose": compose, "port": port, "host": MATRIX["prod"].host, "project": project}
+    finally:
+        logs = run(*compose, "logs", "--tail=30", check=False).stdout
+        run(*compose, "down", "-v", "--timeout", "20", check=False)
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        print(logs[-4000:])
+
+
+def healthz(stack: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack['port']}/healthz", headers={"Host": stack["host"]}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except OSError as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s (last: {last})")
+
+
+def test_prod_image_runs_web_worker_and_beat(prod_stack: dict, git_sha: str) -> None:
+    _status, body = wait_for(
+        lambda: (lambda r: r if r[0] == 200 else None)(healthz(prod_stack)), 90, "healthz 200"
+    )
+    assert body["release"] == git_sha
+
+    broker = f"redis://127.0.0.1:6379/{MATRIX['prod'].redis_broker_db}"
+    celery = Celery(broker=broker, backend=broker)
+    token = f"e2e-{uuid.uuid4().hex[:6]}"
+    assert celery.send_task("aletheia.core.tasks.ping", args=[token]).get(timeout=60) == token
+
+    wait_for(lambda: healthz(prod_stack)[1].get("beat_last_seen"), 60, "beat heartbeat in /healthz")
+
+    compose = prod_stack["compose"]
+    run(*compose, "exec", "-T", "web", "test", "-s", "/app/staticfiles/core/aletheia.css")
+    web_id = run(*compose, "ps", "-q", "web").stdout.strip()
+    memory = run(DOCKER, "inspect", "--format", "{{.HostConfig.Memory}}", web_id).stdout.strip()
+    assert int(memory) == 768 * 1024 * 1024
+    user = run(DOCKER, "exec", web_id, "id", "-u").stdout.strip()
+    assert user == "1000"
+    wait_for(
+        lambda: (
+            run(DOCKER, "inspect", "--format", "{{.State.Health.Status}}", web_id).stdout.strip()
+            == "healthy"
+        ),
+        60,
+        "docker HEALTHCHECK healthy",
+    )

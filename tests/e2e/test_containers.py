@@ -253,3 +253,55 @@ def test_prod_image_runs_web_worker_and_beat(prod_stack: dict, git_sha: str) -> 
         60,
         "docker HEALTHCHECK healthy",
     )
+
+
+def test_local_stack_web_runs_from_the_mounted_source(
+    image: str, server_root: Path, tmp_path: Path
+) -> None:
+    """`make up`'s web service as the override defines it (source mounted, runserver, migrate on
+    start). postgres:15 and redis:7 cannot be pulled here: the host's services stand in."""
+    database = f"aletheia_e2e_local_{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    config = compose_config("local", server_root, "aletheia:local")
+    web = config["services"]["web"]
+    web.pop("depends_on", None)
+    web.pop("ports", None)
+    web.pop("container_name", None)
+    web["network_mode"] = "host"
+    web["user"] = f"{os.getuid()}:{os.getgid()}"  # ALETHEIA_UID/GID: the checkout's owner
+    web["environment"].update(
+        DATABASE_URL=f"{POSTGRES}/{database}",
+        REDIS_URL="redis://127.0.0.1:6379",
+        REDIS_CACHE_DB="12",
+        REDIS_BROKER_DB="12",
+        PORT=str(port),
+    )
+    config["services"] = {"web": web}
+    config.pop("volumes", None)
+    compose_file = tmp_path / "local.yml"
+    compose_file.write_text(yaml.safe_dump(config))
+    compose = [
+        *COMPOSE,
+        "-p",
+        f"aletheia-e2e-local-{uuid.uuid4().hex[:6]}",
+        "-f",
+        str(compose_file),
+    ]
+    try:
+        run(*compose, "up", "-d", "web")
+        stack = {"port": port, "host": "localhost"}
+        _status, body = wait_for(
+            lambda: (lambda r: r if r[0] == 200 else None)(healthz(stack)), 120, "local healthz 200"
+        )
+        assert body["checks"]["migrations"]["detail"] == "all applied"  # migrated on start
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "localhost"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert "La source de vérité" in response.read().decode()  # catalogs compiled on start
+    finally:
+        logs = run(*compose, "logs", "--tail=30", check=False).stdout
+        run(*compose, "down", "--timeout", "10", check=False)
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        print(logs[-3000:])

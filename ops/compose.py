@@ -7,7 +7,8 @@ from ops.environments import REPO_ROOT, Environment
 OVERLAY_TEMPLATE = """\
 # {name} server environment: generated from environments.toml by `python3 -m ops compose-overlays`
 # (a test fails when this file and the matrix disagree). Image baked and tagged by git sha
-# (ALETHEIA_IMAGE, set by deploy), gunicorn, env file from the server, shared network.
+# (ALETHEIA_IMAGE, set by deploy), gunicorn, env file from the server. How containers are
+# networked is a server setting: ops adds docker-compose.{{shared,host}}-network.yml.
 x-{name}-env: &{name}-env
   ALETHEIA_ENV: {name}
   ALETHEIA_HOST: {host}
@@ -21,18 +22,12 @@ x-{name}-app: &{name}-app
     - ${{ALETHEIA_SERVER_ROOT:-/opt/docker}}/{env_file}
   environment: *{name}-env
   restart: unless-stopped
-  networks:
-    - shared
 
 services:
   web:
     <<: *{name}-app
 {memory_line}    volumes:
       - static:/app/staticfiles
-    networks:
-      shared:
-        aliases:
-          - aletheia-{name}-web
   celery:
     <<: *{name}-app
   celery_beat:
@@ -40,12 +35,7 @@ services:
 
 volumes:
   static:
-    name: aletheia-{name}-static   # nginx-proxy mounts it read-only at /srv/aletheia-{name}-static
-
-networks:
-  shared:
-    external: true
-    name: ${{ALETHEIA_DOCKER_NETWORK:-aletheia-shared}}
+    name: aletheia-{name}-static   # nginx serves it (nginx-proxy: read-only at /srv/aletheia-{name}-static)
 """
 
 

@@ -92,20 +92,28 @@ def server_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def compose_config(environment: str, server_root: Path, image: str = "aletheia:test") -> dict:
-    files = [
-        "-f",
-        "docker-compose.yml",
-        "-f",
-        "docker-compose.override.yml"
-        if environment == "local"
-        else f"docker-compose.{environment}.yml",
-    ]
+def compose_config(
+    environment: str, server_root: Path, image: str = "aletheia:test", network: str = "shared"
+) -> dict:
+    files = ["-f", "docker-compose.yml"]
+    if environment == "local":
+        files += ["-f", "docker-compose.override.yml"]
+    else:
+        files += [
+            "-f",
+            f"docker-compose.{environment}.yml",
+            "-f",
+            f"docker-compose.{network}-network.yml",
+        ]
     result = run(
         *COMPOSE,
         *files,
         "config",
-        env={"ALETHEIA_IMAGE": image, "ALETHEIA_SERVER_ROOT": str(server_root)},
+        env={
+            "ALETHEIA_IMAGE": image,
+            "ALETHEIA_SERVER_ROOT": str(server_root),
+            "ALETHEIA_ENV_NAME": environment,
+        },
     )
     return yaml.safe_load(result.stdout)
 
@@ -153,12 +161,8 @@ def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
     assert f"{tmp_path}/aletheia/envs/.env.prod" in result.stderr
 
 
-def host_networked(config: dict, project: str) -> dict:
-    """The same services, on the host network (this machine has no other route)."""
-    for service in config["services"].values():
-        service.pop("networks", None)
-        service["network_mode"] = "host"
-    config.pop("networks", None)
+def own_static_volume(config: dict, project: str) -> dict:
+    """The same configuration with a static volume of its own (not the real env's)."""
     for volume in config.get("volumes", {}).values():
         volume["name"] = f"{project}-static"
     return config
@@ -177,7 +181,8 @@ def prod_stack(image: str, server_root: Path, tmp_path: Path) -> Iterator[dict]:
     )
     env_file.chmod(0o600)
     project = f"aletheia-e2e-{uuid.uuid4().hex[:6]}"
-    config = host_networked(compose_config("prod", server_root, image), project)
+    config = own_static_volume(compose_config("prod", server_root, image, network="host"), project)
+    assert all(s["network_mode"] == "host" for s in config["services"].values())
     compose_file = tmp_path / "compose.yml"
     compose_file.write_text(yaml.safe_dump(config))
     compose = [*COMPOSE, "-p", project, "-f", str(compose_file)]

@@ -1,0 +1,72 @@
+"""Pure functions that build the commands a deploy runs, as argument lists (no I/O here).
+
+The runner (ops/runner.py) executes them; tests check the plans without running anything.
+"""
+
+from pathlib import Path
+
+from ops.environments import REPO_ROOT, Environment
+from ops.settings import ServerSettings
+
+Command = list[str]
+
+
+def image_name(sha: str) -> str:
+    return f"aletheia:{sha}"
+
+
+def project_name(environment: Environment) -> str:
+    return f"aletheia-{environment.name}"
+
+
+def git_fetch(settings: ServerSettings) -> Command:
+    return ["git", "-C", str(settings.checkout), "fetch", "--all", "--tags", "--prune", "--force"]
+
+
+def git_resolve(settings: ServerSettings, ref: str) -> Command:
+    return ["git", "-C", str(settings.checkout), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]
+
+
+def git_archive(settings: ServerSettings, sha: str, tarball: Path) -> Command:
+    return ["git", "-C", str(settings.checkout), "archive", "--format=tar", "-o", str(tarball), sha]
+
+
+def untar(tarball: Path, destination: Path) -> Command:
+    return ["tar", "-xf", str(tarball), "-C", str(destination)]
+
+
+def image_exists(settings: ServerSettings, sha: str) -> Command:
+    return [settings.docker, "image", "inspect", "--format", "{{.Id}}", image_name(sha)]
+
+
+def image_build(settings: ServerSettings, sha: str, context: Path) -> Command:
+    command = [settings.docker, "build", "-f", str(context / "docker" / "Dockerfile"),
+               "--build-arg", f"GIT_SHA={sha}", "-t", image_name(sha)]
+    if settings.ca_bundle:
+        command += ["--secret", f"id=ca_bundle,src={settings.ca_bundle}"]
+    if settings.build_network:
+        command += ["--network", settings.build_network]
+    return [*command, str(context)]
+
+
+def compose_files(environment: Environment, settings: ServerSettings, source: Path = REPO_ROOT) -> list[str]:
+    files = [*environment.compose_files, f"docker-compose.{settings.network}-network.yml"]
+    return [arg for name in files for arg in ("-f", str(source / name))]
+
+
+def compose(environment: Environment, settings: ServerSettings, *args: str) -> Command:
+    return [*settings.compose, "-p", project_name(environment), *compose_files(environment, settings), *args]
+
+
+def manage(environment: Environment, settings: ServerSettings, *args: str) -> Command:
+    """A one-off container of the environment's image (the new release during a deploy)."""
+    return compose(environment, settings, "run", "--rm", "--no-deps", "-T", "web", "manage", *args)
+
+
+def up(environment: Environment, settings: ServerSettings) -> Command:
+    return compose(environment, settings, "up", "-d", "--remove-orphans")
+
+
+def web_health(environment: Environment, settings: ServerSettings) -> Command:
+    """Ask the running web container's /healthz with the environment's real Host header."""
+    return compose(environment, settings, "exec", "-T", "web", "python3", "/app/docker/healthcheck.py")

@@ -1,0 +1,86 @@
+"""Server settings: where things are on the server and how to drive docker, compose and nginx.
+
+All of them come from environment variables so the same code runs on the real server and in
+the end-to-end tests (see docs/deployment.md, "Server settings").
+"""
+
+import os
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _default_compose(docker: str) -> list[str]:
+    if shutil.which("docker-compose") and not _has_compose_plugin(docker):
+        return ["docker-compose"]
+    return [docker, "compose"]
+
+
+def _has_compose_plugin(docker: str) -> bool:
+    plugin_dirs = ["/usr/libexec/docker/cli-plugins", "/usr/lib/docker/cli-plugins",
+                   os.path.expanduser("~/.docker/cli-plugins")]
+    return any(Path(d, "docker-compose").exists() for d in plugin_dirs)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    root: Path                 # ALETHEIA_SERVER_ROOT (/opt/docker)
+    checkout: Path             # the git checkout deploys fetch into (never checked out to a ref)
+    docker: str
+    compose: tuple[str, ...]
+    network: str               # "shared" (docker network) or "host" (host processes, loopback ports)
+    nginx_test: tuple[str, ...]
+    nginx_reload: tuple[str, ...]
+    upstream: str              # how nginx reaches an env's web: pattern with {env} and {port}
+    static_dir: str            # where nginx sees an env's static files: pattern with {env}
+    ca_bundle: str             # CA bundle for builds behind a TLS-intercepting proxy ("" = none)
+    build_network: str         # docker build --network ("" = default)
+    health_timeout: float
+
+    @property
+    def env_dir(self) -> Path:
+        return self.root / "aletheia" / "envs"
+
+    @property
+    def nginx_dir(self) -> Path:
+        return self.root / "nginx" / "conf.d"
+
+    @property
+    def htpasswd(self) -> Path:
+        return self.root / "nginx" / ".htpasswd"
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.root / "nginx" / "certs"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "aletheia" / "state"
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> "ServerSettings":
+        env = dict(os.environ if environ is None else environ)
+        root = Path(env.get("ALETHEIA_SERVER_ROOT", "/opt/docker"))
+        docker = env.get("ALETHEIA_DOCKER", "docker")
+        network = env.get("ALETHEIA_NETWORK", "shared")
+        default_upstream = "127.0.0.1:{port}" if network == "host" else "aletheia-{env}-web:8000"
+        default_static = (
+            "/var/lib/docker/volumes/aletheia-{env}-static/_data"
+            if network == "host"
+            else "/srv/aletheia-{env}-static"
+        )
+        return cls(
+            root=root,
+            checkout=Path(env.get("ALETHEIA_CHECKOUT", str(root / "aletheia" / "repo"))),
+            docker=docker,
+            compose=tuple(shlex.split(env["ALETHEIA_COMPOSE"])) if env.get("ALETHEIA_COMPOSE") else tuple(_default_compose(docker)),
+            network=network,
+            nginx_test=tuple(shlex.split(env.get("ALETHEIA_NGINX_TEST", "docker exec nginx-proxy nginx -t"))),
+            nginx_reload=tuple(shlex.split(env.get("ALETHEIA_NGINX_RELOAD", "docker exec nginx-proxy nginx -s reload"))),
+            upstream=env.get("ALETHEIA_UPSTREAM", default_upstream),
+            static_dir=env.get("ALETHEIA_STATIC_DIR", default_static),
+            ca_bundle=env.get("ALETHEIA_BUILD_CA_BUNDLE", ""),
+            build_network=env.get("ALETHEIA_BUILD_NETWORK", ""),
+            health_timeout=float(env.get("ALETHEIA_HEALTH_TIMEOUT", "60")),
+        )

@@ -9,6 +9,11 @@ VENV_STAMP := .venv/.synced
 RUN := $(UV) run --locked --no-sync
 MANAGE := $(RUN) python manage.py
 PYTEST_WORKERS ?= auto
+# ENV=local (default) works on this machine; ENV=dev|staging|prod drives the server through ops.
+ENV ?= local
+OPS := python3 -m ops
+DRY_RUN ?=
+OPS_FLAGS := $(if $(DRY_RUN),--dry-run)
 # Docker: the CLI with BuildKit built in (here /usr/bin/docker; any recent `docker` elsewhere),
 # and Compose v2 (`docker compose`) when present, else v1 (`docker-compose`).
 DOCKER ?= $(shell [ -x /usr/bin/docker ] && echo /usr/bin/docker || echo docker)
@@ -73,16 +78,16 @@ migrations: $(VENV_STAMP) ## make new migrations from model changes
 	$(MANAGE) makemigrations
 
 .PHONY: migrate
-migrate: $(VENV_STAMP) ## apply migrations
-	$(MANAGE) migrate
+migrate: ## apply migrations (.venv locally, or in a one-off container with ENV=…)
+	$(if $(filter local,$(ENV)),$(MAKE) install && $(MANAGE) migrate,$(OPS) migrate $(ENV) $(OPS_FLAGS))
 
 .PHONY: i18n-update
 i18n-update: $(VENV_STAMP) ## extract messages, translate missing ones (DeepL if DEEPL_API_KEY), compile
 	$(MANAGE) i18n_update
 
 .PHONY: sync-all
-sync-all: $(VENV_STAMP) ## full Doctolib sync of every followed profile, in this process
-	$(MANAGE) sync_doctolib --all
+sync-all: ## full Doctolib sync of every followed profile (here, or in a one-off container with ENV=…)
+	$(if $(filter local,$(ENV)),$(MAKE) install && $(MANAGE) sync_doctolib --all,$(OPS) sync-all $(ENV) $(OPS_FLAGS))
 
 .PHONY: bench-sync
 bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a local server with 50 ms latency
@@ -115,17 +120,36 @@ down: ## stop the local stack (volumes kept)
 	$(COMPOSE) down
 
 .PHONY: ps
-ps: ## list the local containers
-	$(COMPOSE) ps
+ps: ## list containers (local stack, or ENV=dev|staging|prod)
+	$(if $(filter local,$(ENV)),$(COMPOSE) ps,$(OPS) ps $(ENV))
 
 .PHONY: logs
-logs: ## follow every local container's logs
-	$(COMPOSE) logs -f --tail=100
+logs: ## follow every container's logs (local stack, or ENV=…)
+	$(if $(filter local,$(ENV)),$(COMPOSE) logs -f --tail=100,$(OPS) logs $(ENV))
 
 .PHONY: shell
-shell: ## open a bash shell in the local web container
-	$(COMPOSE) exec web bash
+shell: ## open a bash shell in the web container (local stack, or ENV=…)
+	$(if $(filter local,$(ENV)),$(COMPOSE) exec web bash,$(OPS) shell $(ENV))
 
 .PHONY: stack-migrate
 stack-migrate: ## apply migrations inside the local web container
 	$(COMPOSE) exec web python manage.py migrate
+
+# --- server environments (ENV=dev|staging|prod): python3 -m ops, standard library only ----------
+
+.PHONY: deploy
+deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required; DRY_RUN=1)
+	@[ "$(ENV)" != local ] || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
+	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS)
+
+.PHONY: nginx-activate
+nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), replacing the 503 placeholder
+	$(OPS) nginx-activate $(ENV) $(OPS_FLAGS)
+
+.PHONY: releases
+releases: ## ENV=…: print the release log
+	$(OPS) releases $(ENV)
+
+.PHONY: deploy-unlock
+deploy-unlock: ## ENV=…: remove a stale deploy lock (after checking the environment)
+	$(OPS) unlock $(ENV)

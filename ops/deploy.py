@@ -1,0 +1,203 @@
+"""The deploy flow (docs/deployment.md, "Deploying"), and the per-environment commands.
+
+validate -> lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) ->
+migrate -> collectstatic -> periodic tasks -> up -> health -> nginx -> record. A failure stops
+there, names the step and the cause, keeps (or puts back) the previous release, frees the lock.
+"""
+
+import getpass
+import stat
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops import commands, environments, locks, nginx, releases
+from ops.environments import Environment
+from ops.runner import Runner, StepFailed
+from ops.settings import ServerSettings
+
+
+class Refused(Exception):
+    """Refused before anything changed."""
+
+
+REQUIRED_KEYS = {
+    "development": ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"],
+    "production": ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALETHEIA_EMAIL"],
+}
+
+
+def server_environment(name: str) -> Environment:
+    servers = environments.server_environments()
+    if name not in servers:
+        raise Refused(f"unknown environment {name!r}: one of {', '.join(servers)}")
+    return servers[name]
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def check_env_file(environment: Environment, settings: ServerSettings) -> dict[str, str]:
+    path = settings.root / environment.env_file
+    if not path.is_file():
+        raise Refused(f"env file {path} is missing (see docs/deployment.md, first-time setup)")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise Refused(f"env file {path} is readable by others (mode {mode:o}): chmod 600 {path}")
+    values = parse_env_file(path)
+    missing = [k for k in REQUIRED_KEYS[environment.settings] if not values.get(k)]
+    if values.get("ALETHEIA_EMAIL") == "brevo" and not values.get("BREVO_API_KEY"):
+        missing.append("BREVO_API_KEY")
+    if values.get("ALETHEIA_EMAIL") == "smtp" and not values.get("EMAIL_URL"):
+        missing.append("EMAIL_URL")
+    if missing:
+        raise Refused(f"env file {path} lacks: {', '.join(missing)}")
+    return values
+
+
+def choose_ref(environment: Environment, ref: str | None) -> str:
+    if environment.refs == "tag":
+        if not ref:
+            raise Refused(f"{environment.name} deploys a tag only: give one, e.g. ./deploy.sh {environment.name} v1.2")
+        return ref
+    return ref or environment.default_ref
+
+
+def resolve(environment: Environment, settings: ServerSettings, runner: Runner, ref: str) -> str:
+    """The commit to deploy. prod: an existing tag and nothing else."""
+    def commit_of(candidate: str) -> str | None:
+        result = runner.run(commands.git_resolve(settings, candidate), check=False, capture=True, mutating=False)
+        return result.stdout.strip() or None
+
+    if environment.refs == "tag":
+        sha = commit_of(f"refs/tags/{ref}")
+        if sha is None:
+            kind = "a branch" if commit_of(f"refs/remotes/origin/{ref}") or commit_of(f"refs/heads/{ref}") else "unknown"
+            raise Refused(f"{environment.name} deploys an existing tag only; {ref!r} is {kind}")
+        return sha
+    for candidate in (f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+        sha = commit_of(candidate)
+        if sha:
+            return sha
+    raise Refused(f"unknown ref {ref!r}: not a branch, tag or commit of {settings.checkout}")
+
+
+def compose_env(environment: Environment, settings: ServerSettings, image: str) -> dict[str, str]:
+    return {"ALETHEIA_IMAGE": image, "ALETHEIA_SERVER_ROOT": str(settings.root),
+            "ALETHEIA_ENV_NAME": environment.name}
+
+
+def build_image(settings: ServerSettings, runner: Runner, sha: str) -> None:
+    if runner.run(commands.image_exists(settings, sha), check=False, capture=True, mutating=False).returncode == 0:
+        runner.say(f"    {commands.image_name(sha)} exists: reused, no rebuild")
+        return
+    with tempfile.TemporaryDirectory(prefix=f"aletheia-build-{sha[:12]}-") as workdir:
+        tarball, context = Path(workdir, "source.tar"), Path(workdir, "source")
+        context.mkdir()
+        runner.run(commands.git_archive(settings, sha, tarball))
+        runner.run(commands.untar(tarball, context))
+        runner.env["DOCKER_BUILDKIT"] = "1"
+        runner.run(commands.image_build(settings, sha, context))
+
+
+def wait_healthy(environment: Environment, settings: ServerSettings, runner: Runner) -> None:
+    deadline = time.monotonic() + settings.health_timeout
+    while True:
+        result = runner.run(commands.web_health(environment, settings), check=False, capture=True)
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(f"step 'health check' failed: /healthz not 200 within {settings.health_timeout:.0f}s"
+                             f" ({(result.stdout or result.stderr).strip()[-200:]})")
+        time.sleep(1)
+
+
+def switch_nginx(environment: Environment, settings: ServerSettings, runner: Runner, web_port: int, *,
+                 activate: bool) -> None:
+    ports = nginx.NginxPorts.from_environment()
+    if runner.dry_run:
+        runner.say(f"    would write {settings.nginx_dir}/aletheia-{environment.name}.conf{{,.full,.temp}}")
+        runner.run(list(settings.nginx_test))
+        runner.run(list(settings.nginx_reload))
+        return
+    files = nginx.write_templates(environment, settings, ports, web_port)
+    which = "full" if activate and nginx.has_certificate(environment, settings) else "temp"
+    if activate and which == "temp":
+        runner.say(f"    no certificate in {settings.cert_dir / nginx.host_name(environment)}: serving the 503 placeholder")
+    if not activate and files["active"].exists():
+        return
+    previous = nginx.swap_active(files, which)
+    if runner.run(list(settings.nginx_test), check=False, capture=True).returncode != 0:
+        nginx.restore_active(files, previous)
+        runner.run(list(settings.nginx_test), check=False, capture=True)
+        raise StepFailed("step 'nginx' failed: nginx -t refused the new config (previous config restored)")
+    runner.run(list(settings.nginx_reload))
+
+
+@dataclass
+class DeployResult:
+    ok: bool
+    sha: str = ""
+    message: str = ""
+
+
+def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
+    started = time.monotonic()
+    environment = server_environment(name)
+    ref = choose_ref(environment, ref)
+    env_values = check_env_file(environment, settings)
+    web_port = int(env_values.get("PORT", "8000"))
+    lock = None if runner.dry_run else locks.acquire(settings.state_dir, name, ref)
+    sha, step = "", "validate"
+    previous = releases.current(settings.state_dir, name)
+    try:
+        with runner.step("fetch"):
+            runner.run(commands.git_fetch(settings))
+        with runner.step("resolve ref"):
+            sha = resolve(environment, settings, runner, ref)
+            runner.say(f"    {ref} = {sha}")
+        with runner.step("build image"):
+            build_image(settings, runner, sha)
+        runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
+        with runner.step("migrate"):
+            runner.run(commands.manage(environment, settings, "migrate", "--noinput"), capture=True)
+        with runner.step("collectstatic"):
+            runner.run(commands.manage(environment, settings, "collectstatic", "--noinput", "-v0"), capture=True)
+        with runner.step("periodic tasks"):
+            runner.run(commands.manage(environment, settings, "sync_periodic_tasks"), capture=True)
+        with runner.step("start containers"):
+            runner.run(commands.up(environment, settings), capture=True)
+        with runner.step("health check"):
+            if not runner.dry_run:
+                try:
+                    wait_healthy(environment, settings, runner)
+                except StepFailed:
+                    if previous:
+                        runner.say(f"    putting back the previous release {previous['sha']}")
+                        runner.env["ALETHEIA_IMAGE"] = commands.image_name(str(previous["sha"]))
+                        runner.run(commands.up(environment, settings), check=False, capture=True)
+                    raise
+        with runner.step("nginx"):
+            switch_nginx(environment, settings, runner, web_port, activate=True)
+        result = DeployResult(True, sha, f"{name} now runs {ref} ({sha[:12]})")
+    except (StepFailed, Refused) as exc:
+        step = runner.steps[-1][0] if runner.steps else step
+        result = DeployResult(False, sha, str(exc))
+    finally:
+        if lock is not None:
+            locks.release(lock)
+    if not runner.dry_run:
+        releases.record(settings.state_dir, name, {
+            "ref": ref, "sha": sha, "image": commands.image_name(sha) if sha else "", "who": getpass.getuser(),
+            "seconds": round(time.monotonic() - started, 1), "result": "succeeded" if result.ok else "failed",
+            **({} if result.ok else {"failed_step": step, "error": result.message}),
+        })
+    return result

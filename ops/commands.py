@@ -24,7 +24,15 @@ def git_fetch(settings: ServerSettings) -> Command:
 
 
 def git_resolve(settings: ServerSettings, ref: str) -> Command:
-    return ["git", "-C", str(settings.checkout), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]
+    return [
+        "git",
+        "-C",
+        str(settings.checkout),
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        f"{ref}^{{commit}}",
+    ]
 
 
 def git_archive(settings: ServerSettings, sha: str, tarball: Path) -> Command:
@@ -40,8 +48,16 @@ def image_exists(settings: ServerSettings, sha: str) -> Command:
 
 
 def image_build(settings: ServerSettings, sha: str, context: Path) -> Command:
-    command = [settings.docker, "build", "-f", str(context / "docker" / "Dockerfile"),
-               "--build-arg", f"GIT_SHA={sha}", "-t", image_name(sha)]
+    command = [
+        settings.docker,
+        "build",
+        "-f",
+        str(context / "docker" / "Dockerfile"),
+        "--build-arg",
+        f"GIT_SHA={sha}",
+        "-t",
+        image_name(sha),
+    ]
     if settings.ca_bundle:
         command += ["--secret", f"id=ca_bundle,src={settings.ca_bundle}"]
     if settings.build_network:
@@ -49,18 +65,28 @@ def image_build(settings: ServerSettings, sha: str, context: Path) -> Command:
     return [*command, str(context)]
 
 
-def compose_files(environment: Environment, settings: ServerSettings, source: Path = REPO_ROOT) -> list[str]:
+def compose_files(
+    environment: Environment, settings: ServerSettings, source: Path = REPO_ROOT
+) -> list[str]:
     files = [*environment.compose_files, f"docker-compose.{settings.network}-network.yml"]
     return [arg for name in files for arg in ("-f", str(source / name))]
 
 
 def compose(environment: Environment, settings: ServerSettings, *args: str) -> Command:
-    return [*settings.compose, "-p", project_name(environment), *compose_files(environment, settings), *args]
+    return [
+        *settings.compose,
+        "-p",
+        project_name(environment),
+        *compose_files(environment, settings),
+        *args,
+    ]
 
 
 def manage(environment: Environment, settings: ServerSettings, *args: str) -> Command:
     """A one-off container of the environment's image (the new release during a deploy)."""
-    return compose(environment, settings, "run", "--rm", "--no-deps", "-T", "web", "manage", *args)
+    return compose(
+        environment, settings, "run", "--rm", "--no-deps", "-T", "manage", "manage", *args
+    )
 
 
 def up(environment: Environment, settings: ServerSettings) -> Command:
@@ -69,4 +95,6 @@ def up(environment: Environment, settings: ServerSettings) -> Command:
 
 def web_health(environment: Environment, settings: ServerSettings) -> Command:
     """Ask the running web container's /healthz with the environment's real Host header."""
-    return compose(environment, settings, "exec", "-T", "web", "python3", "/app/docker/healthcheck.py")
+    return compose(
+        environment, settings, "exec", "-T", "web", "python3", "/app/docker/healthcheck.py"
+    )

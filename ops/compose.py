@@ -32,6 +32,10 @@ services:
     <<: *{name}-app
   celery_beat:
     <<: *{name}-app
+  manage:
+    <<: *{name}-app
+    volumes:
+      - static:/app/staticfiles
 
 volumes:
   static:

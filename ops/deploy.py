@@ -14,11 +14,11 @@ from pathlib import Path
 
 from ops import commands, environments, locks, nginx, releases
 from ops.environments import Environment
-from ops.runner import Runner, StepFailed
+from ops.runner import Refusal, Runner, StepFailed
 from ops.settings import ServerSettings
 
 
-class Refused(Exception):
+class Refused(Refusal):
     """Refused before anything changed."""
 
 
@@ -66,21 +66,30 @@ def check_env_file(environment: Environment, settings: ServerSettings) -> dict[s
 def choose_ref(environment: Environment, ref: str | None) -> str:
     if environment.refs == "tag":
         if not ref:
-            raise Refused(f"{environment.name} deploys a tag only: give one, e.g. ./deploy.sh {environment.name} v1.2")
+            raise Refused(
+                f"{environment.name} deploys a tag only: give one, e.g. ./deploy.sh {environment.name} v1.2"
+            )
         return ref
     return ref or environment.default_ref
 
 
 def resolve(environment: Environment, settings: ServerSettings, runner: Runner, ref: str) -> str:
     """The commit to deploy. prod: an existing tag and nothing else."""
+
     def commit_of(candidate: str) -> str | None:
-        result = runner.run(commands.git_resolve(settings, candidate), check=False, capture=True, mutating=False)
+        result = runner.run(
+            commands.git_resolve(settings, candidate), check=False, capture=True, mutating=False
+        )
         return result.stdout.strip() or None
 
     if environment.refs == "tag":
         sha = commit_of(f"refs/tags/{ref}")
         if sha is None:
-            kind = "a branch" if commit_of(f"refs/remotes/origin/{ref}") or commit_of(f"refs/heads/{ref}") else "unknown"
+            kind = (
+                "a branch"
+                if commit_of(f"refs/remotes/origin/{ref}") or commit_of(f"refs/heads/{ref}")
+                else "unknown"
+            )
             raise Refused(f"{environment.name} deploys an existing tag only; {ref!r} is {kind}")
         return sha
     for candidate in (f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
@@ -91,12 +100,20 @@ def resolve(environment: Environment, settings: ServerSettings, runner: Runner, 
 
 
 def compose_env(environment: Environment, settings: ServerSettings, image: str) -> dict[str, str]:
-    return {"ALETHEIA_IMAGE": image, "ALETHEIA_SERVER_ROOT": str(settings.root),
-            "ALETHEIA_ENV_NAME": environment.name}
+    return {
+        "ALETHEIA_IMAGE": image,
+        "ALETHEIA_SERVER_ROOT": str(settings.root),
+        "ALETHEIA_ENV_NAME": environment.name,
+    }
 
 
 def build_image(settings: ServerSettings, runner: Runner, sha: str) -> None:
-    if runner.run(commands.image_exists(settings, sha), check=False, capture=True, mutating=False).returncode == 0:
+    if (
+        runner.run(
+            commands.image_exists(settings, sha), check=False, capture=True, mutating=False
+        ).returncode
+        == 0
+    ):
         runner.say(f"    {commands.image_name(sha)} exists: reused, no rebuild")
         return
     with tempfile.TemporaryDirectory(prefix=f"aletheia-build-{sha[:12]}-") as workdir:
@@ -115,30 +132,44 @@ def wait_healthy(environment: Environment, settings: ServerSettings, runner: Run
         if result.returncode == 0:
             return
         if time.monotonic() > deadline:
-            raise StepFailed(f"step 'health check' failed: /healthz not 200 within {settings.health_timeout:.0f}s"
-                             f" ({(result.stdout or result.stderr).strip()[-200:]})")
+            raise StepFailed(
+                f"step 'health check' failed: /healthz not 200 within {settings.health_timeout:.0f}s"
+                f" ({(result.stdout or result.stderr).strip()[-200:]})"
+            )
         time.sleep(1)
 
 
-def switch_nginx(environment: Environment, settings: ServerSettings, runner: Runner, web_port: int, *,
-                 activate: bool) -> None:
+def switch_nginx(
+    environment: Environment,
+    settings: ServerSettings,
+    runner: Runner,
+    web_port: int,
+    *,
+    activate: bool,
+) -> None:
     ports = nginx.NginxPorts.from_environment()
     if runner.dry_run:
-        runner.say(f"    would write {settings.nginx_dir}/aletheia-{environment.name}.conf{{,.full,.temp}}")
+        runner.say(
+            f"    would write {settings.nginx_dir}/aletheia-{environment.name}.conf{{,.full,.temp}}"
+        )
         runner.run(list(settings.nginx_test))
         runner.run(list(settings.nginx_reload))
         return
     files = nginx.write_templates(environment, settings, ports, web_port)
     which = "full" if activate and nginx.has_certificate(environment, settings) else "temp"
     if activate and which == "temp":
-        runner.say(f"    no certificate in {settings.cert_dir / nginx.host_name(environment)}: serving the 503 placeholder")
+        runner.say(
+            f"    no certificate in {settings.cert_dir / nginx.host_name(environment)}: serving the 503 placeholder"
+        )
     if not activate and files["active"].exists():
         return
     previous = nginx.swap_active(files, which)
     if runner.run(list(settings.nginx_test), check=False, capture=True).returncode != 0:
         nginx.restore_active(files, previous)
         runner.run(list(settings.nginx_test), check=False, capture=True)
-        raise StepFailed("step 'nginx' failed: nginx -t refused the new config (previous config restored)")
+        raise StepFailed(
+            "step 'nginx' failed: nginx -t refused the new config (previous config restored)"
+        )
     runner.run(list(settings.nginx_reload))
 
 
@@ -147,6 +178,7 @@ class DeployResult:
     ok: bool
     sha: str = ""
     message: str = ""
+    refused: bool = False
 
 
 def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
@@ -170,7 +202,10 @@ def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner)
         with runner.step("migrate"):
             runner.run(commands.manage(environment, settings, "migrate", "--noinput"), capture=True)
         with runner.step("collectstatic"):
-            runner.run(commands.manage(environment, settings, "collectstatic", "--noinput", "-v0"), capture=True)
+            runner.run(
+                commands.manage(environment, settings, "collectstatic", "--noinput", "-v0"),
+                capture=True,
+            )
         with runner.step("periodic tasks"):
             runner.run(commands.manage(environment, settings, "sync_periodic_tasks"), capture=True)
         with runner.step("start containers"):
@@ -190,14 +225,22 @@ def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner)
         result = DeployResult(True, sha, f"{name} now runs {ref} ({sha[:12]})")
     except (StepFailed, Refused) as exc:
         step = runner.steps[-1][0] if runner.steps else step
-        result = DeployResult(False, sha, str(exc))
+        result = DeployResult(False, sha, str(exc), refused=isinstance(exc, Refused))
     finally:
         if lock is not None:
             locks.release(lock)
     if not runner.dry_run:
-        releases.record(settings.state_dir, name, {
-            "ref": ref, "sha": sha, "image": commands.image_name(sha) if sha else "", "who": getpass.getuser(),
-            "seconds": round(time.monotonic() - started, 1), "result": "succeeded" if result.ok else "failed",
-            **({} if result.ok else {"failed_step": step, "error": result.message}),
-        })
+        releases.record(
+            settings.state_dir,
+            name,
+            {
+                "ref": ref,
+                "sha": sha,
+                "image": commands.image_name(sha) if sha else "",
+                "who": getpass.getuser(),
+                "seconds": round(time.monotonic() - started, 1),
+                "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
+                **({} if result.ok else {"failed_step": step, "error": result.message}),
+            },
+        )
     return result

@@ -50,9 +50,16 @@ def acquire(directory: Path, environment: str, ref: str) -> Path:
                 f"running: {describe(info)}. Check the environment, then remove it with "
                 f"`python3 -m ops unlock {environment}`."
             ) from None
-        raise LockHeld(f"{environment} is being deployed by {describe(info) if info else 'someone'}") from None
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "user": getpass.getuser(),
-            "ref": ref, "started": time.time()}
+        raise LockHeld(
+            f"{environment} is being deployed by {describe(info) if info else 'someone'}"
+        ) from None
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "user": getpass.getuser(),
+        "ref": ref,
+        "started": time.time(),
+    }
     (lock / "info.json").write_text(json.dumps(info))
     return lock
 

@@ -28,8 +28,10 @@ class NginxPorts:
 
     @classmethod
     def from_environment(cls) -> "NginxPorts":
-        return cls(int(os.environ.get("ALETHEIA_NGINX_HTTP_PORT", "80")),
-                   int(os.environ.get("ALETHEIA_NGINX_HTTPS_PORT", "443")))
+        return cls(
+            int(os.environ.get("ALETHEIA_NGINX_HTTP_PORT", "80")),
+            int(os.environ.get("ALETHEIA_NGINX_HTTPS_PORT", "443")),
+        )
 
 
 def host_name(environment: Environment) -> str:
@@ -86,7 +88,9 @@ SECURITY_HEADERS = """\
 """
 
 
-def render_full(environment: Environment, settings: ServerSettings, ports: NginxPorts, web_port: int = 8000) -> str:
+def render_full(
+    environment: Environment, settings: ServerSettings, ports: NginxPorts, web_port: int = 8000
+) -> str:
     target = upstream(environment, settings, web_port)
     is_ip = re.match(r"^[\d.]+:\d+$", target) is not None
     proxy = (
@@ -148,12 +152,21 @@ def render_temp(environment: Environment, settings: ServerSettings, ports: Nginx
 
 def paths(environment: Environment, settings: ServerSettings) -> dict[str, Path]:
     base = settings.nginx_dir / f"aletheia-{environment.name}.conf"
-    return {"active": base, "full": base.with_name(base.name + ".full"), "temp": base.with_name(base.name + ".temp"),
-            "http": settings.nginx_dir / "aletheia-http.conf"}
+    return {
+        "active": base,
+        "full": base.with_name(base.name + ".full"),
+        "temp": base.with_name(base.name + ".temp"),
+        "http": settings.nginx_dir / "aletheia-http.conf",
+    }
 
 
-def write_templates(environment: Environment, settings: ServerSettings, ports: NginxPorts, web_port: int,
-                    rate: str = "10r/s") -> dict[str, Path]:
+def write_templates(
+    environment: Environment,
+    settings: ServerSettings,
+    ports: NginxPorts,
+    web_port: int,
+    rate: str = "10r/s",
+) -> dict[str, Path]:
     files = paths(environment, settings)
     settings.nginx_dir.mkdir(parents=True, exist_ok=True)
     files["full"].write_text(render_full(environment, settings, ports, web_port))

@@ -18,24 +18,27 @@ def _default_compose(docker: str) -> list[str]:
 
 
 def _has_compose_plugin(docker: str) -> bool:
-    plugin_dirs = ["/usr/libexec/docker/cli-plugins", "/usr/lib/docker/cli-plugins",
-                   os.path.expanduser("~/.docker/cli-plugins")]
+    plugin_dirs = [
+        "/usr/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        os.path.expanduser("~/.docker/cli-plugins"),
+    ]
     return any(Path(d, "docker-compose").exists() for d in plugin_dirs)
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    root: Path                 # ALETHEIA_SERVER_ROOT (/opt/docker)
-    checkout: Path             # the git checkout deploys fetch into (never checked out to a ref)
+    root: Path  # ALETHEIA_SERVER_ROOT (/opt/docker)
+    checkout: Path  # the git checkout deploys fetch into (never checked out to a ref)
     docker: str
     compose: tuple[str, ...]
-    network: str               # "shared" (docker network) or "host" (host processes, loopback ports)
+    network: str  # "shared" (docker network) or "host" (host processes, loopback ports)
     nginx_test: tuple[str, ...]
     nginx_reload: tuple[str, ...]
-    upstream: str              # how nginx reaches an env's web: pattern with {env} and {port}
-    static_dir: str            # where nginx sees an env's static files: pattern with {env}
-    ca_bundle: str             # CA bundle for builds behind a TLS-intercepting proxy ("" = none)
-    build_network: str         # docker build --network ("" = default)
+    upstream: str  # how nginx reaches an env's web: pattern with {env} and {port}
+    static_dir: str  # where nginx sees an env's static files: pattern with {env}
+    ca_bundle: str  # CA bundle for builds behind a TLS-intercepting proxy ("" = none)
+    build_network: str  # docker build --network ("" = default)
     health_timeout: float
 
     @property
@@ -74,10 +77,18 @@ class ServerSettings:
             root=root,
             checkout=Path(env.get("ALETHEIA_CHECKOUT", str(root / "aletheia" / "repo"))),
             docker=docker,
-            compose=tuple(shlex.split(env["ALETHEIA_COMPOSE"])) if env.get("ALETHEIA_COMPOSE") else tuple(_default_compose(docker)),
+            compose=tuple(shlex.split(env["ALETHEIA_COMPOSE"]))
+            if env.get("ALETHEIA_COMPOSE")
+            else tuple(_default_compose(docker)),
             network=network,
-            nginx_test=tuple(shlex.split(env.get("ALETHEIA_NGINX_TEST", "docker exec nginx-proxy nginx -t"))),
-            nginx_reload=tuple(shlex.split(env.get("ALETHEIA_NGINX_RELOAD", "docker exec nginx-proxy nginx -s reload"))),
+            nginx_test=tuple(
+                shlex.split(env.get("ALETHEIA_NGINX_TEST", "docker exec nginx-proxy nginx -t"))
+            ),
+            nginx_reload=tuple(
+                shlex.split(
+                    env.get("ALETHEIA_NGINX_RELOAD", "docker exec nginx-proxy nginx -s reload")
+                )
+            ),
             upstream=env.get("ALETHEIA_UPSTREAM", default_upstream),
             static_dir=env.get("ALETHEIA_STATIC_DIR", default_static),
             ca_bundle=env.get("ALETHEIA_BUILD_CA_BUNDLE", ""),

@@ -127,7 +127,7 @@ def test_every_compose_combination_validates_and_follows_the_matrix(
     web = config["services"]["web"]
     row = MATRIX[environment]
     if environment == "local":
-        assert set(config["services"]) == {"web", "celery", "celery_beat", "db", "redis"}
+        assert set(config["services"]) == {"web", "celery", "celery_beat", "manage", "db", "redis"}
         assert web["environment"]["ALETHEIA_WEB_SERVER"] == "runserver"
         assert any("/app" in str(v) for v in web["volumes"])
         return
@@ -193,7 +193,7 @@ def prod_stack(image: str, server_root: Path, tmp_path: Path) -> Iterator[dict]:
             ["sync_periodic_tasks"],
         ):
             started = time.monotonic()
-            run(*compose, "run", "--rm", "--no-deps", "web", "manage", *step)
+            run(*compose, "run", "--rm", "--no-deps", "manage", "manage", *step)
             print(f"\n{step[0]}: {time.monotonic() - started:.1f}s")
         run(*compose, "up", "-d")
         yield {"compose": compose, "port": port, "host": MATRIX["prod"].host, "project": project}

@@ -1,0 +1,423 @@
+"""A whole single server on this machine, deployed through ./deploy.sh (issue: server deploys).
+
+Host processes stand in for the server's containers that cannot be pulled here: PostgreSQL
+(shared_postgres), Redis (shared_redis) and nginx (nginx-proxy, on loopback ports). Aletheia's
+own containers run from images built from a bare git remote, with host networking.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from ops import locks
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+HTTP_PORT, HTTPS_PORT = 18180, 18543
+WEB_PORTS = {"dev": 18101, "staging": 18102, "prod": 18103}
+HOSTS = {
+    "dev": "aletheia-dev.groupe-suffren.com",
+    "staging": "aletheia-staging.groupe-suffren.com",
+    "prod": "aletheia.groupe-suffren.com",
+}
+SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
+BROKEN_MIGRATION = """from django.db import migrations
+
+
+def fail(apps, schema_editor):
+    raise RuntimeError("this release's migration fails on purpose")
+
+
+class Migration(migrations.Migration):
+    dependencies: list = []
+    operations = [migrations.RunPython(fail)]
+"""
+
+
+def sh(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: int = 1200,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        list(args),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} -> {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def git(*args: str, cwd: Path) -> str:
+    return sh("git", *args, cwd=cwd).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    root = tmp_path_factory.mktemp("server")
+    run_id = uuid.uuid4().hex[:6]
+    # the git remote: develop, main, feature, broken, tags v1.0 and v1.1
+    remote, work = root / "remote.git", root / "work"
+    sh("git", "clone", "-q", "--bare", str(REPO_ROOT), str(remote))
+    sh("git", "clone", "-q", str(remote), str(work))
+    for key, value in (("user.name", "e2e"), ("user.email", "e2e@example.invalid")):
+        git("config", key, value, cwd=work)
+    git("branch", "-f", "develop", "HEAD", cwd=work)
+    git("tag", "-f", "v1.0", "HEAD", cwd=work)
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    (work / "FEATURE").write_text("a feature branch\n")
+    git("add", "FEATURE", cwd=work)
+    git("commit", "-qm", "feature", cwd=work)
+    git("tag", "-f", "v1.1", "HEAD", cwd=work)
+    git("checkout", "-q", "-b", "broken", "develop", cwd=work)
+    (work / "aletheia" / "core" / "migrations" / "0001_broken.py").write_text(BROKEN_MIGRATION)
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "a migration that fails", cwd=work)
+    sh(
+        "git",
+        "push",
+        "-q",
+        "--force",
+        "origin",
+        "develop",
+        "main",
+        "feature",
+        "broken",
+        "--tags",
+        cwd=work,
+    )
+    shas = {
+        ref: git("rev-parse", f"{ref}^{{commit}}", cwd=work)
+        for ref in ("develop", "feature", "v1.0", "v1.1", "broken")
+    }
+    checkout = root / "aletheia" / "repo"
+    sh("git", "clone", "-q", str(remote), str(checkout))
+
+    # shared PostgreSQL databases, env files (0600)
+    databases = {name: f"aletheia_{name}_{run_id}" for name in WEB_PORTS}
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        for database in databases.values():
+            conn.execute(f'CREATE DATABASE "{database}"')
+    envs = root / "aletheia" / "envs"
+    envs.mkdir(parents=True)
+    for name, port in WEB_PORTS.items():
+        path = envs / f".env.{name}"
+        path.write_text(
+            f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{databases[name]}\n"
+            f"REDIS_URL=redis://127.0.0.1:6379\nALETHEIA_EMAIL=console\nPORT={port}\n"
+            "ALETHEIA_HEARTBEAT_SECONDS=2\nGUNICORN_WORKERS=1\n"
+        )
+        path.chmod(0o600)
+
+    # nginx acting as nginx-proxy: certificates (dev's comes later), htpasswd, its own prefix
+    for name in ("staging", "prod"):
+        make_certificate(root, HOSTS[name])
+    sh("htpasswd", "-bc", str(root / "nginx" / ".htpasswd"), "tester", "s3cret")
+    prefix = root / "nginx-run"
+    (prefix / "logs").mkdir(parents=True)
+    (root / "nginx" / "conf.d").mkdir(parents=True, exist_ok=True)
+    (prefix / "nginx.conf").write_text(f"""user root;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    include {root}/nginx/conf.d/*.conf;
+    server {{ listen {HTTP_PORT} default_server; return 444; }}
+}}
+""")
+    nginx = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+    sh(*nginx)
+    env = {
+        "ALETHEIA_SERVER_ROOT": str(root),
+        "ALETHEIA_CHECKOUT": str(checkout),
+        "ALETHEIA_DOCKER": DOCKER,
+        "ALETHEIA_COMPOSE": "docker-compose"
+        if shutil.which("docker-compose")
+        else f"{DOCKER} compose",
+        "ALETHEIA_NETWORK": "host",
+        "ALETHEIA_NGINX_TEST": " ".join([*nginx, "-t"]),
+        "ALETHEIA_NGINX_RELOAD": " ".join([*nginx, "-s", "reload"]),
+        "ALETHEIA_NGINX_HTTP_PORT": str(HTTP_PORT),
+        "ALETHEIA_NGINX_HTTPS_PORT": str(HTTPS_PORT),
+        "ALETHEIA_BUILD_NETWORK": "host",
+        "ALETHEIA_HEALTH_TIMEOUT": "120",
+        "ALETHEIA_BUILD_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"
+        if Path("/etc/ssl/certs/ca-certificates.crt").exists()
+        else "",
+    }
+    state = {
+        "root": root,
+        "env": env,
+        "shas": shas,
+        "databases": databases,
+        "nginx": nginx,
+        "timings": {},
+    }
+    try:
+        yield state
+    finally:
+        for name in WEB_PORTS:
+            sh(
+                *env["ALETHEIA_COMPOSE"].split(),
+                "-p",
+                f"aletheia-{name}",
+                "-f",
+                "docker-compose.yml",
+                "-f",
+                f"docker-compose.{name}.yml",
+                "-f",
+                "docker-compose.host-network.yml",
+                "down",
+                "-v",
+                "--timeout",
+                "10",
+                cwd=REPO_ROOT,
+                check=False,
+                env={
+                    "ALETHEIA_IMAGE": "x",
+                    "ALETHEIA_SERVER_ROOT": str(root),
+                    "ALETHEIA_ENV_NAME": name,
+                },
+            )
+        sh(*nginx, "-s", "stop", check=False)
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            for database in databases.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        print("\ndeploy timings:", json.dumps(state["timings"]))
+
+
+def make_certificate(root: Path, host: str) -> None:
+    directory = root / "nginx" / "certs" / host
+    directory.mkdir(parents=True, exist_ok=True)
+    sh(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        f"/CN={host}",
+        "-keyout",
+        str(directory / "privkey.pem"),
+        "-out",
+        str(directory / "fullchain.pem"),
+    )
+
+
+def deploy(server: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = sh("./deploy.sh", *args, cwd=REPO_ROOT, env=server["env"], check=check)
+    server["timings"][" ".join(args)] = round(time.monotonic() - started, 1)
+    return result
+
+
+def curl(
+    url_host: str, path: str, *, https: bool = True, auth: bool = False
+) -> tuple[int, dict[str, str], str]:
+    """One request through nginx with the real host name (SNI and Host), like a browser would."""
+    import tempfile
+
+    port = HTTPS_PORT if https else HTTP_PORT
+    scheme = "https" if https else "http"
+    with tempfile.TemporaryDirectory() as scratch:
+        head_file, body_file = Path(scratch, "head"), Path(scratch, "body")
+        args = [
+            "curl",
+            "-sk",
+            "--max-time",
+            "10",
+            "-D",
+            str(head_file),
+            "-o",
+            str(body_file),
+            "--resolve",
+            f"{url_host}:{port}:127.0.0.1",
+            f"{scheme}://{url_host}:{port}{path}",
+        ]
+        if auth:
+            args += ["-u", "tester:s3cret"]
+        subprocess.run(args, capture_output=True, text=True, timeout=20)
+        head = head_file.read_text() if head_file.exists() else ""
+        body = body_file.read_text() if body_file.exists() else ""
+    lines = [line for line in head.splitlines() if line.strip()]
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP") else 0
+    headers = {
+        k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+    }
+    return status, headers, body
+
+
+def test_deploy_dev_staging_feature_and_prod_tag(server: dict) -> None:
+    out = deploy(server, "dev").stdout
+    assert "==> [1] fetch" in out
+    assert "nginx: ok" in out
+    assert "serving the 503 placeholder" in out  # dev has no certificate yet
+    deploy(server, "staging", "feature")
+    out = deploy(server, "prod", "v1.0").stdout
+    assert "exists: reused, no rebuild" in out  # v1.0 is develop's commit: dev built it
+
+
+def settle(host: str, expected: int, *, auth: bool = False, seconds: float = 20) -> None:
+    """nginx reloads asynchronously: wait (bounded) until `host` answers `expected`."""
+    deadline = time.monotonic() + seconds
+    while curl(host, "/healthz", auth=auth)[0] != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_each_host_serves_its_release_through_nginx(server: dict) -> None:
+    settle(HOSTS["prod"], 200)
+    settle(HOSTS["staging"], 401)
+    status, headers, body = curl(HOSTS["prod"], "/healthz")
+    assert status == 200, (headers, body[:500])
+    assert json.loads(body)["release"] == server["shas"]["v1.0"]
+    status, headers, _ = curl(HOSTS["staging"], "/healthz")
+    assert status == 401
+    assert "basic" in headers.get("www-authenticate", "").lower()
+    status, _, body = curl(HOSTS["staging"], "/healthz", auth=True)
+    assert status == 200
+    assert json.loads(body)["release"] == server["shas"]["feature"]
+    status, headers, body = curl(HOSTS["prod"], "/", https=False)
+    assert status == 301
+    assert headers["location"] == f"https://{HOSTS['prod']}:{HTTPS_PORT}/"
+    status, headers, _ = curl(HOSTS["prod"], "/static/core/aletheia.css")
+    assert status == 200
+    assert "max-age" in headers.get("cache-control", "")
+    assert "strict-transport-security" in headers
+
+
+def test_dev_shows_the_placeholder_until_activated(server: dict) -> None:
+    status, headers, body = curl(HOSTS["dev"], "/", https=False)
+    assert status == 503
+    assert headers.get("retry-after") == "120"
+    assert "Deployment in progress" in body
+    refused = sh(
+        "python3",
+        "-m",
+        "ops",
+        "nginx-activate",
+        "dev",
+        cwd=REPO_ROOT,
+        env=server["env"],
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "no certificate" in refused.stderr
+    make_certificate(server["root"], HOSTS["dev"])
+    sh("make", "nginx-activate", "ENV=dev", cwd=REPO_ROOT, env=server["env"])
+    settle(HOSTS["dev"], 401)
+    status, headers, body = curl(HOSTS["dev"], "/healthz")
+    conf_dir = server["root"] / "nginx" / "conf.d"
+    assert status == 401, (
+        status,
+        headers,
+        body[:300],
+        sorted(p.name for p in conf_dir.iterdir()),
+        "",
+        (server["root"] / "nginx-run" / "logs" / "error.log").read_text()[-1500:],
+    )
+    status, _, body = curl(HOSTS["dev"], "/healthz", auth=True)
+    assert status == 200
+    assert json.loads(body)["release"] == server["shas"]["develop"]
+
+
+def test_prod_is_rate_limited_beyond_the_burst(server: dict) -> None:
+    statuses = [curl(HOSTS["prod"], "/healthz")[0] for _ in range(60)]
+    assert 429 in statuses
+    assert statuses.count(200) >= 20
+
+
+def test_each_environment_uses_its_own_database_and_redis_dbs(server: dict) -> None:
+    for name, (cache_db, broker_db) in {"dev": (4, 5), "staging": (2, 3), "prod": (0, 1)}.items():
+        with psycopg.connect(f"{POSTGRES}/{server['databases'][name]}") as conn:
+            row = conn.execute("SELECT count(*) FROM django_celery_beat_periodictask").fetchone()
+            assert row is not None
+            assert row[0] >= 1
+        deadline = time.monotonic() + 60
+        while (
+            not redis.Redis(db=cache_db).exists(":1:aletheia:beat:last")
+            and time.monotonic() < deadline
+        ):
+            time.sleep(1)
+        assert redis.Redis(db=cache_db).exists(":1:aletheia:beat:last"), (
+            f"{name}: no heartbeat in db {cache_db}"
+        )
+        assert redis.Redis(db=broker_db).exists("_kombu.binding.celery"), (
+            f"{name}: no broker in db {broker_db}"
+        )
+
+
+def test_prod_refuses_branches_and_unknown_tags_changing_nothing(server: dict) -> None:
+    for ref, reason in (("develop", "'develop' is a branch"), ("v9.9", "'v9.9' is unknown")):
+        result = deploy(server, "prod", ref, check=False)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert reason in result.stderr
+    assert json.loads(curl(HOSTS["prod"], "/healthz")[2])["release"] == server["shas"]["v1.0"]
+    assert not (server["root"] / "aletheia" / "state" / "deploy-prod.lock").exists()
+
+
+def test_a_failing_migration_keeps_the_old_release_and_frees_the_lock(server: dict) -> None:
+    result = deploy(server, "staging", "broken", check=False)
+    assert result.returncode == 1
+    assert "step 'migrate' failed" in result.stderr
+    status, _, body = curl(HOSTS["staging"], "/healthz", auth=True)
+    assert status == 200
+    assert json.loads(body)["release"] == server["shas"]["feature"]
+    assert not (server["root"] / "aletheia" / "state" / "deploy-staging.lock").exists()
+    log = sh("python3", "-m", "ops", "releases", "staging", cwd=REPO_ROOT, env=server["env"]).stdout
+    assert "failed" in log
+    assert "migrate" in log
+
+
+def test_a_concurrent_deploy_is_refused_and_a_stale_lock_reported(server: dict) -> None:
+    state = server["root"] / "aletheia" / "state"
+    lock = locks.acquire(state, "staging", "feature")
+    try:
+        result = deploy(server, "staging", check=False)
+        assert result.returncode == 2
+        assert "staging is being deployed by" in result.stderr
+    finally:
+        locks.release(lock)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock = locks.acquire(state, "staging", "feature")
+    info = json.loads((lock / "info.json").read_text())
+    (lock / "info.json").write_text(json.dumps({**info, "pid": dead.pid}))
+    result = deploy(server, "staging", check=False)
+    assert result.returncode == 2
+    assert "stale deploy lock" in result.stderr
+    sh("make", "deploy-unlock", "ENV=staging", cwd=REPO_ROOT, env=server["env"])
+
+
+def test_redeploying_unchanged_prod_reuses_the_image(server: dict) -> None:
+    out = deploy(server, "prod", "v1.0").stdout
+    assert "reused, no rebuild" in out
+    settle(HOSTS["prod"], 200)
+    assert json.loads(curl(HOSTS["prod"], "/healthz")[2])["release"] == server["shas"]["v1.0"]
+    log = sh("python3", "-m", "ops", "releases", "prod", cwd=REPO_ROOT, env=server["env"]).stdout
+    assert log.count("succeeded") == 2

@@ -53,7 +53,7 @@ test: $(VENV_STAMP) ## run the tests in parallel against real PostgreSQL and Red
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS)
 
 .PHONY: test-e2e
-test-e2e: $(VENV_STAMP) ## build the real image, run web/worker/beat containers and check them (needs root or docker)
+test-e2e: $(VENV_STAMP) ## build the real image, run it, and deploy a whole server (dev, staging, prod behind nginx) here
 	scripts/ensure-docker
 	DOCKER=$(DOCKER) docker/make-base-image
 	$(RUN) pytest -m e2e -p no:xdist -v $(PYTEST_ARGS) tests/e2e

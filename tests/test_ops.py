@@ -1,5 +1,13 @@
-from ops import compose, environments
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops import compose, environments, nginx
 from ops.__main__ import main
+from ops.settings import ServerSettings
 
 
 def test_compose_overlays_match_the_matrix() -> None:
@@ -21,3 +29,122 @@ def test_overlays_carry_each_fact_of_their_row() -> None:
         assert f'REDIS_BROKER_DB: "{environment.redis_broker_db}"' in text
         assert f"mem_limit: {environment.web_memory.lower()}" in text
         assert environment.env_file in text
+
+
+SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
+
+
+@pytest.fixture
+def server_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    envs = tmp_path / "aletheia" / "envs"
+    envs.mkdir(parents=True)
+    for name in ("dev", "staging", "prod"):
+        path = envs / f".env.{name}"
+        path.write_text(
+            f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL=postgres://x@db/x\nREDIS_URL=redis://r:6379\nALETHEIA_EMAIL=console\n"
+        )
+        path.chmod(0o600)
+    monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
+    monkeypatch.setenv("ALETHEIA_CHECKOUT", str(Path(__file__).resolve().parent.parent))
+    return tmp_path
+
+
+def run_ops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["deploy", "qa"], "unknown environment 'qa'"),
+        (["deploy", "prod"], "prod deploys a tag only"),
+    ],
+)
+def test_bad_environment_or_ref_is_refused(
+    server_root: Path, args: list[str], message: str
+) -> None:
+    result = run_ops(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "nothing changed" in result.stderr
+
+
+def test_env_file_problems_are_refused_by_name(server_root: Path) -> None:
+    env_file = server_root / "aletheia" / "envs" / ".env.staging"
+    env_file.chmod(0o644)
+    assert "readable by others (mode 644): chmod 600" in run_ops("deploy", "staging").stderr
+    env_file.chmod(0o600)
+    env_file.write_text("DJANGO_SECRET_KEY=x\n")
+    assert "lacks: DATABASE_URL, REDIS_URL, ALETHEIA_EMAIL" in run_ops("deploy", "staging").stderr
+    env_file.unlink()
+    assert f"env file {env_file} is missing" in run_ops("deploy", "staging").stderr
+
+
+def test_dry_run_prints_the_exact_plan_and_changes_nothing(server_root: Path) -> None:
+    result = run_ops("deploy", "dev", "HEAD", "--dry-run")
+    out = result.stdout
+    assert "$ git -C" in out
+    assert "fetch --all --tags --prune --force" in out
+    assert "run --rm --no-deps -T manage manage migrate --noinput" in out
+    assert "up -d --remove-orphans" in out
+    assert "docker exec nginx-proxy nginx -t" in out
+    assert not (server_root / "aletheia" / "state").exists()  # no lock, no release log
+    assert not (server_root / "nginx").exists()
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None, reason="nginx not installed (.ci/run installs it)"
+)
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_rendered_configs_pass_nginx_t(tmp_path: Path, name: str) -> None:
+    env = {"ALETHEIA_SERVER_ROOT": str(tmp_path), "ALETHEIA_NETWORK": "host"}
+    settings = ServerSettings.from_environment(env)
+    environment = environments.server_environments()[name]
+    cert, key = nginx.certificate(environment, settings)
+    cert.parent.mkdir(parents=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={environment.host}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    settings.htpasswd.write_text("")
+    files = nginx.write_templates(environment, settings, nginx.NginxPorts(18080, 18443), 18101)
+    full, temp = files["full"].read_text(), files["temp"].read_text()
+    assert ("auth_basic" in full) is (environment.proxy_auth == "basic")
+    assert ("limit_req zone=general burst=20 nodelay" in full) is environment.rate_limited
+    assert "X-Forwarded-Proto $scheme" in full
+    assert "return 503" in temp
+    assert "Retry-After 120" in temp
+    for which in ("full", "temp"):
+        nginx.swap_active(files, which)
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(
+            f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; events {{}}\n"
+            f"http {{ include {settings.nginx_dir}/*.conf; }}\n"
+        )
+        result = subprocess.run(
+            ["nginx", "-p", str(tmp_path), "-c", str(conf), "-t"], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr

@@ -99,9 +99,6 @@ def test_dry_run_prints_the_exact_plan_and_changes_nothing(server_root: Path) ->
     assert not (server_root / "nginx").exists()
 
 
-@pytest.mark.skipif(
-    shutil.which("nginx") is None, reason="nginx not installed (.ci/run installs it)"
-)
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
 def test_rendered_configs_pass_nginx_t(tmp_path: Path, name: str) -> None:
     env = {"ALETHEIA_SERVER_ROOT": str(tmp_path), "ALETHEIA_NETWORK": "host"}

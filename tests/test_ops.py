@@ -145,3 +145,22 @@ def test_rendered_configs_pass_nginx_t(tmp_path: Path, name: str) -> None:
             ["nginx", "-p", str(tmp_path), "-c", str(conf), "-t"], capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_the_docs_environment_table_agrees_with_the_matrix() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in text.splitlines()
+        if line.startswith("| ") and line.count("|") == 6
+    }
+    matrix = environments.load()
+    order = ["local", "dev", "staging", "prod"]
+    assert list(rows["URL"]) == [matrix[n].host for n in order]
+    assert rows["Django settings"] == [matrix[n].settings for n in order]
+    assert rows["DEBUG"] == [str(matrix[n].debug) for n in order]
+    assert rows["Web memory"] == [matrix[n].web_memory or "unlimited" for n in order]
+    for name, cell in zip(order, rows["Redis (cache, broker)"], strict=True):
+        assert all(str(db) in cell for db in matrix[name].redis_dbs)
+    for name, cell in zip(order[1:], rows["Database"][1:], strict=True):
+        assert cell.endswith(matrix[name].database)

@@ -233,7 +233,7 @@ def make_certificate(root: Path, host: str) -> None:
 def deploy(server: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     started = time.monotonic()
     result = sh("./deploy.sh", *args, cwd=REPO_ROOT, env=server["env"], check=check)
-    server["timings"][" ".join(args)] = round(time.monotonic() - started, 1)
+    server["timings"].setdefault(" ".join(args), []).append(round(time.monotonic() - started, 1))
     return result
 
 
@@ -416,10 +416,25 @@ def test_a_concurrent_deploy_is_refused_and_a_stale_lock_reported(server: dict) 
     sh("make", "deploy-unlock", "ENV=staging", cwd=REPO_ROOT, env=server["env"])
 
 
-def test_redeploying_unchanged_prod_reuses_the_image(server: dict) -> None:
-    out = deploy(server, "prod", "v1.0").stdout
-    assert "reused, no rebuild" in out
+def test_redeploying_unchanged_refs_reuses_the_images(server: dict) -> None:
+    for args in (("dev",), ("staging", "feature"), ("prod", "v1.0")):
+        out = deploy(server, *args).stdout
+        assert "reused, no rebuild" in out
     settle(HOSTS["prod"], 200)
     assert json.loads(curl(HOSTS["prod"], "/healthz")[2])["release"] == server["shas"]["v1.0"]
     log = sh("python3", "-m", "ops", "releases", "prod", cwd=REPO_ROOT, env=server["env"]).stdout
     assert log.count("succeeded") == 2
+    assert log.count("refused") == 2  # prod develop, prod v9.9
+
+
+def test_environment_commands_reach_the_deployed_release(server: dict) -> None:
+    ps = sh("make", "ps", "ENV=prod", cwd=REPO_ROOT, env=server["env"]).stdout
+    assert "aletheia-prod" in ps
+    assert "celery_beat" in ps
+    migrate = sh("make", "migrate", "ENV=staging", cwd=REPO_ROOT, env=server["env"]).stdout
+    assert "No migrations to apply" in migrate
+    dry = sh(
+        "python3", "-m", "ops", "logs", "dev", "--dry-run", cwd=REPO_ROOT, env=server["env"]
+    ).stdout
+    assert "-p aletheia-dev" in dry
+    assert "logs -f --tail=100" in dry

@@ -8,6 +8,7 @@ import pytest
 from ops import compose, environments, nginx
 from ops.__main__ import main
 from ops.settings import ServerSettings
+from tests.helpers import self_signed_certificate
 
 
 def test_compose_overlays_match_the_matrix() -> None:
@@ -105,27 +106,7 @@ def test_rendered_configs_pass_nginx_t(tmp_path: Path, name: str) -> None:
     settings = ServerSettings.from_environment(env)
     environment = environments.server_environments()[name]
     cert, key = nginx.certificate(environment, settings)
-    cert.parent.mkdir(parents=True)
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={environment.host}",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed_certificate(cert, key, environment.host)
     settings.htpasswd.write_text("")
     files = nginx.write_templates(environment, settings, nginx.NginxPorts(18080, 18443), 18101)
     full, temp = files["full"].read_text(), files["temp"].read_text()

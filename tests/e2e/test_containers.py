@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -22,7 +21,7 @@ import yaml
 from celery import Celery
 
 from ops.environments import load
-from tests.conftest import REPO_ROOT
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.e2e
 
@@ -35,22 +34,7 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432"
 SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
 
 
-def run(
-    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: int = 900
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        list(args),
-        cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-    return result
+run = run_command
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ own containers run from images built from a bare git remote, with host networkin
 """
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -20,6 +19,7 @@ import redis
 
 from ops import locks
 from tests.conftest import REPO_ROOT
+from tests.helpers import run_command, self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -46,26 +46,7 @@ class Migration(migrations.Migration):
 """
 
 
-def sh(
-    *args: str,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    check: bool = True,
-    timeout: int = 1200,
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        list(args),
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} -> {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-    return result
+sh = run_command
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -211,23 +192,7 @@ http {{
 
 def make_certificate(root: Path, host: str) -> None:
     directory = root / "nginx" / "certs" / host
-    directory.mkdir(parents=True, exist_ok=True)
-    sh(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        f"/CN={host}",
-        "-keyout",
-        str(directory / "privkey.pem"),
-        "-out",
-        str(directory / "fullchain.pem"),
-    )
+    self_signed_certificate(directory / "fullchain.pem", directory / "privkey.pem", host)
 
 
 def deploy(server: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

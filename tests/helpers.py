@@ -1,0 +1,50 @@
+"""Small helpers shared by the tests that drive real programs."""
+
+import os
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_command(
+    *args: str,
+    cwd: Path = REPO_ROOT,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: int = 1200,
+) -> subprocess.CompletedProcess[str]:
+    """Run a program with extra environment; on failure, say what ran and what it printed."""
+    result = subprocess.run(
+        list(args),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} -> {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def self_signed_certificate(cert: Path, key: Path, host: str) -> None:
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    run_command(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        f"/CN={host}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+    )

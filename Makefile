@@ -146,6 +146,11 @@ deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y req
 nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), replacing the 503 placeholder
 	$(OPS) nginx-activate $(ENV) $(OPS_FLAGS)
 
+.PHONY: rollback
+rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild
+	@[ "$(ENV)" != local ] || { echo "make rollback needs ENV=dev|staging|prod"; exit 2; }
+	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS)
+
 .PHONY: releases
 releases: ## ENV=…: print the release log
 	$(OPS) releases $(ENV)

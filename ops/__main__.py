@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("env")
     p.add_argument("ref", nargs="?")
+    back = sub.add_parser(
+        "rollback", help="put a kept image back (the previous release, or TO=sha)"
+    )
+    back.add_argument("env")
+    back.add_argument("to", nargs="?", help="a sha (prefix) from the release log")
     for name, text in [
         ("ps", "containers"),
         ("logs", "follow logs"),
@@ -81,17 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(dry_run=args.dry_run)
     started = time.monotonic()
     try:
-        if args.command == "deploy":
-            result = deploy.deploy(args.env, args.ref, settings, runner)
+        if args.command in ("deploy", "rollback"):
+            if args.command == "deploy":
+                result = deploy.deploy(args.env, args.ref, settings, runner)
+            else:
+                result = deploy.rollback(args.env, args.to, settings, runner)
             elapsed = time.monotonic() - started
             if result.ok:
-                print(f"deployed: {result.message} in {elapsed:.1f}s ({runner.summary()})")
+                print(f"{args.command}: {result.message} in {elapsed:.1f}s ({runner.summary()})")
                 return 0
             if result.refused:
                 print(f"refused: {result.message} (nothing changed)", file=sys.stderr)
                 return 2
             print(
-                f"deploy of {args.env} FAILED after {elapsed:.1f}s: {result.message}",
+                f"{args.command} of {args.env} FAILED after {elapsed:.1f}s: {result.message}",
                 file=sys.stderr,
             )
             return 1

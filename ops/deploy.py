@@ -244,3 +244,78 @@ def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner)
             },
         )
     return result
+
+
+def rollback_target(name: str, settings: ServerSettings, to: str | None) -> dict[str, object]:
+    """The release to go back to: TO (a sha prefix) or the last good one before the current."""
+    good = [r for r in releases.read(settings.state_dir, name) if r.get("result") == "succeeded"]
+    if not good:
+        raise Refused(f"nothing has been deployed to {name}: no release to roll back to")
+    current_sha = str(good[-1]["sha"])
+    if to:
+        matches = [r for r in reversed(good) if str(r["sha"]).startswith(to)]
+        if not matches:
+            raise Refused(f"{to!r} is not a release of {name} (make releases ENV={name})")
+        return matches[0]
+    earlier = [r for r in reversed(good) if r["sha"] != current_sha]
+    if not earlier:
+        raise Refused(
+            f"{name} has had a single release ({current_sha[:12]}): nothing earlier to go back to"
+        )
+    return earlier[0]
+
+
+def rollback(name: str, to: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
+    """Put a kept image back through the same switch: no fetch, no build, no migration."""
+    started = time.monotonic()
+    environment = server_environment(name)
+    env_values = check_env_file(environment, settings)
+    target = rollback_target(name, settings, to)
+    sha = str(target["sha"])
+    lock = (
+        None
+        if runner.dry_run
+        else locks.acquire(settings.state_dir, name, f"rollback to {sha[:12]}")
+    )
+    step = "validate"
+    try:
+        with runner.step("image kept"):
+            kept = runner.run(
+                commands.image_exists(settings, sha), check=False, capture=True, mutating=False
+            )
+            if kept.returncode != 0 and not runner.dry_run:
+                raise Refused(
+                    f"image {commands.image_name(sha)} is no longer kept: deploy {target.get('ref')} instead"
+                )
+        runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
+        with runner.step("start containers"):
+            runner.run(commands.up(environment, settings), capture=True)
+        with runner.step("health check"):
+            if not runner.dry_run:
+                wait_healthy(environment, settings, runner)
+        with runner.step("nginx"):
+            switch_nginx(
+                environment, settings, runner, int(env_values.get("PORT", "8000")), activate=True
+            )
+        result = DeployResult(True, sha, f"{name} rolled back to {target.get('ref')} ({sha[:12]})")
+    except (StepFailed, Refused) as exc:
+        step = runner.steps[-1][0] if runner.steps else step
+        result = DeployResult(False, sha, str(exc), refused=isinstance(exc, Refused))
+    finally:
+        if lock is not None:
+            locks.release(lock)
+    if not runner.dry_run:
+        releases.record(
+            settings.state_dir,
+            name,
+            {
+                "ref": f"rollback:{target.get('ref')}",
+                "sha": sha,
+                "image": commands.image_name(sha),
+                "who": getpass.getuser(),
+                "seconds": round(time.monotonic() - started, 1),
+                "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
+                **({} if result.ok else {"failed_step": step, "error": result.message}),
+            },
+        )
+    return result

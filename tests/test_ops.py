@@ -145,3 +145,23 @@ def test_the_docs_environment_table_agrees_with_the_matrix() -> None:
         assert all(str(db) in cell for db in matrix[name].redis_dbs)
     for name, cell in zip(order[1:], rows["Database"][1:], strict=True):
         assert cell.endswith(matrix[name].database)
+
+
+def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: Path) -> None:
+    from ops import deploy, releases
+
+    settings = ServerSettings.from_environment({"ALETHEIA_SERVER_ROOT": str(tmp_path)})
+    state = settings.state_dir
+    with pytest.raises(deploy.Refused, match="no release to roll back to"):
+        deploy.rollback_target("prod", settings, None)
+    for ref, sha, result in [
+        ("v1.0", "aaa111", "succeeded"),
+        ("v1.1", "bbb222", "failed"),
+        ("v1.2", "ccc333", "succeeded"),
+        ("v1.2", "ccc333", "succeeded"),
+    ]:
+        releases.record(state, "prod", {"ref": ref, "sha": sha, "result": result})
+    assert deploy.rollback_target("prod", settings, None)["sha"] == "aaa111"
+    assert deploy.rollback_target("prod", settings, "ccc")["ref"] == "v1.2"
+    with pytest.raises(deploy.Refused, match="'bbb' is not a release of prod"):
+        deploy.rollback_target("prod", settings, "bbb")  # it failed: never a target

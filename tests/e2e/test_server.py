@@ -403,3 +403,39 @@ def test_environment_commands_reach_the_deployed_release(server: dict) -> None:
     ).stdout
     assert "-p aletheia-dev" in dry
     assert "logs -f --tail=100" in dry
+
+
+def release_of(host: str, expected: str, seconds: float = 30) -> str:
+    """The sha `host` serves, once it is `expected` (or the last seen after `seconds`)."""
+    deadline, seen = time.monotonic() + seconds, ""
+    while time.monotonic() < deadline:
+        status, _, body = curl(host, "/healthz", auth=True)
+        seen = json.loads(body)["release"] if status == 200 else f"HTTP {status}"
+        if seen == expected:
+            break
+        time.sleep(0.3)
+    return seen
+
+
+def test_rollback_puts_the_previous_release_back_in_seconds(server: dict) -> None:
+    deploy(server, "staging")  # develop
+    assert release_of(HOSTS["staging"], server["shas"]["develop"]) == server["shas"]["develop"]
+    started = time.monotonic()
+    out = sh("make", "rollback", "ENV=staging", cwd=REPO_ROOT, env=server["env"]).stdout
+    server["timings"]["rollback staging"] = [round(time.monotonic() - started, 1)]
+    assert "rolled back to feature" in out
+    assert "docker build" not in out
+    assert release_of(HOSTS["staging"], server["shas"]["feature"]) == server["shas"]["feature"]
+    refused = sh(
+        "python3",
+        "-m",
+        "ops",
+        "rollback",
+        "staging",
+        "deadbeef",
+        cwd=REPO_ROOT,
+        env=server["env"],
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "'deadbeef' is not a release of staging" in refused.stderr

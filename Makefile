@@ -63,10 +63,11 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs)
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), actionlint (workflows)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+	$(RUN) actionlint
 
 .PHONY: format
 format: $(VENV_STAMP) ## auto-format and fix imports (ruff)

@@ -181,6 +181,31 @@ class DeployResult:
     refused: bool = False
 
 
+def record_attempt(
+    settings: ServerSettings,
+    name: str,
+    ref: str,
+    sha: str,
+    result: DeployResult,
+    step: str,
+    started: float,
+) -> None:
+    """One line in the environment's release log for a deploy or rollback attempt."""
+    releases.record(
+        settings.state_dir,
+        name,
+        {
+            "ref": ref,
+            "sha": sha,
+            "image": commands.image_name(sha) if sha else "",
+            "who": getpass.getuser(),
+            "seconds": round(time.monotonic() - started, 1),
+            "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
+            **({} if result.ok else {"failed_step": step, "error": result.message}),
+        },
+    )
+
+
 def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
     started = time.monotonic()
     environment = server_environment(name)
@@ -230,19 +255,7 @@ def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner)
         if lock is not None:
             locks.release(lock)
     if not runner.dry_run:
-        releases.record(
-            settings.state_dir,
-            name,
-            {
-                "ref": ref,
-                "sha": sha,
-                "image": commands.image_name(sha) if sha else "",
-                "who": getpass.getuser(),
-                "seconds": round(time.monotonic() - started, 1),
-                "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
-                **({} if result.ok else {"failed_step": step, "error": result.message}),
-            },
-        )
+        record_attempt(settings, name, ref, sha, result, step, started)
     return result
 
 
@@ -305,17 +318,5 @@ def rollback(name: str, to: str | None, settings: ServerSettings, runner: Runner
         if lock is not None:
             locks.release(lock)
     if not runner.dry_run:
-        releases.record(
-            settings.state_dir,
-            name,
-            {
-                "ref": f"rollback:{target.get('ref')}",
-                "sha": sha,
-                "image": commands.image_name(sha),
-                "who": getpass.getuser(),
-                "seconds": round(time.monotonic() - started, 1),
-                "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
-                **({} if result.ok else {"failed_step": step, "error": result.message}),
-            },
-        )
+        record_attempt(settings, name, f"rollback:{target.get('ref')}", sha, result, step, started)
     return result

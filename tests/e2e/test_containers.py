@@ -153,11 +153,22 @@ def own_static_volume(config: dict, project: str) -> dict:
 
 
 @pytest.fixture
-def prod_stack(image: str, server_root: Path, tmp_path: Path) -> Iterator[dict]:
+def e2e_database() -> Iterator[str]:
+    """A database of the test's own, dropped whatever happens."""
     database = f"aletheia_e2e_{uuid.uuid4().hex[:8]}"
-    port = free_port()
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield database
+    finally:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def prod_stack(image: str, server_root: Path, tmp_path: Path, e2e_database: str) -> Iterator[dict]:
+    database = e2e_database
+    port = free_port()
     env_file = server_root / "aletheia" / "envs" / ".env.prod"
     env_file.write_text(
         f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{database}\nREDIS_URL=redis://127.0.0.1:6379\n"
@@ -184,8 +195,6 @@ def prod_stack(image: str, server_root: Path, tmp_path: Path) -> Iterator[dict]:
     finally:
         logs = run(*compose, "logs", "--tail=30", check=False).stdout
         run(*compose, "down", "-v", "--timeout", "20", check=False)
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         print(logs[-4000:])
 
 
@@ -245,14 +254,12 @@ def test_prod_image_runs_web_worker_and_beat(prod_stack: dict, git_sha: str) -> 
 
 
 def test_local_stack_web_runs_from_the_mounted_source(
-    image: str, server_root: Path, tmp_path: Path
+    image: str, server_root: Path, tmp_path: Path, e2e_database: str
 ) -> None:
     """`make up`'s web service as the override defines it (source mounted, runserver, migrate on
     start). postgres:15 and redis:7 cannot be pulled here: the host's services stand in."""
-    database = f"aletheia_e2e_local_{uuid.uuid4().hex[:8]}"
+    database = e2e_database
     port = free_port()
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
     config = compose_config("local", server_root, "aletheia:local")
     web = config["services"]["web"]
     web.pop("depends_on", None)
@@ -291,6 +298,4 @@ def test_local_stack_web_runs_from_the_mounted_source(
     finally:
         logs = run(*compose, "logs", "--tail=30", check=False).stdout
         run(*compose, "down", "--timeout", "10", check=False)
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         print(logs[-3000:])

@@ -96,9 +96,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
     # shared PostgreSQL databases, env files (0600)
     databases = {name: f"aletheia_{name}_{run_id}" for name in WEB_PORTS}
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
-        for database in databases.values():
-            conn.execute(f'CREATE DATABASE "{database}"')
     envs = root / "aletheia" / "envs"
     envs.mkdir(parents=True)
     for name, port in WEB_PORTS.items():
@@ -130,7 +127,6 @@ http {{
 }}
 """)
     nginx = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-    sh(*nginx)
     env = {
         "ALETHEIA_SERVER_ROOT": str(root),
         "ALETHEIA_CHECKOUT": str(checkout),
@@ -158,6 +154,10 @@ http {{
         "timings": {},
     }
     try:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            for database in databases.values():
+                conn.execute(f'CREATE DATABASE "{database}"')
+        sh(*nginx)
         yield state
     finally:
         for name in WEB_PORTS:

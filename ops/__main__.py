@@ -4,7 +4,6 @@ Every command that changes something takes --dry-run, which prints the exact com
 """
 
 import argparse
-import os
 import sys
 import time
 
@@ -124,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             values = deploy.parse_env_file(settings.root / environment.env_file)
             with runner.step("nginx-activate"):
-                deploy.switch_nginx(
-                    environment, settings, runner, int(values.get("PORT", "8000")), activate=True
-                )
+                deploy.switch_nginx(environment, settings, runner, int(values.get("PORT", "8000")))
             return 0
         compose_args = {
             "ps": ["ps"],
@@ -144,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    finally:
-        os.environ.pop("ALETHEIA_IMAGE", None)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import getpass
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,13 +141,10 @@ def wait_healthy(environment: Environment, settings: ServerSettings, runner: Run
 
 
 def switch_nginx(
-    environment: Environment,
-    settings: ServerSettings,
-    runner: Runner,
-    web_port: int,
-    *,
-    activate: bool,
+    environment: Environment, settings: ServerSettings, runner: Runner, web_port: int
 ) -> None:
+    """Write the env's configs; the full one goes live when the certificate exists, else the
+    503 placeholder. A config nginx -t refuses is taken back."""
     ports = nginx.NginxPorts.from_environment()
     if runner.dry_run:
         runner.say(
@@ -156,13 +154,11 @@ def switch_nginx(
         runner.run(list(settings.nginx_reload))
         return
     files = nginx.write_templates(environment, settings, ports, web_port)
-    which = "full" if activate and nginx.has_certificate(environment, settings) else "temp"
-    if activate and which == "temp":
+    which = "full" if nginx.has_certificate(environment, settings) else "temp"
+    if which == "temp":
         runner.say(
             f"    no certificate in {settings.cert_dir / nginx.host_name(environment)}: serving the 503 placeholder"
         )
-    if not activate and files["active"].exists():
-        return
     previous = nginx.swap_active(files, which)
     if runner.run(list(settings.nginx_test), check=False, capture=True).returncode != 0:
         nginx.restore_active(files, previous)
@@ -173,6 +169,33 @@ def switch_nginx(
     runner.run(list(settings.nginx_reload))
 
 
+def switch_to(
+    environment: Environment,
+    settings: ServerSettings,
+    runner: Runner,
+    sha: str,
+    web_port: int,
+    fallback: dict[str, object] | None,
+) -> None:
+    """Run `sha`'s image: start it, wait until healthy (else put `fallback` back), then nginx.
+    The one switch deploys and rollbacks share."""
+    runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
+    with runner.step("start containers"):
+        runner.run(commands.up(environment, settings), capture=True)
+    with runner.step("health check"):
+        if not runner.dry_run:
+            try:
+                wait_healthy(environment, settings, runner)
+            except StepFailed:
+                if fallback:
+                    runner.say(f"    putting back the previous release {fallback['sha']}")
+                    runner.env["ALETHEIA_IMAGE"] = commands.image_name(str(fallback["sha"]))
+                    runner.run(commands.up(environment, settings), check=False, capture=True)
+                raise
+    with runner.step("nginx"):
+        switch_nginx(environment, settings, runner, web_port)
+
+
 @dataclass
 class DeployResult:
     ok: bool
@@ -181,82 +204,76 @@ class DeployResult:
     refused: bool = False
 
 
-def record_attempt(
-    settings: ServerSettings,
+def run_attempt(
     name: str,
-    ref: str,
-    sha: str,
-    result: DeployResult,
-    step: str,
-    started: float,
-) -> None:
-    """One line in the environment's release log for a deploy or rollback attempt."""
-    releases.record(
-        settings.state_dir,
-        name,
-        {
-            "ref": ref,
-            "sha": sha,
-            "image": commands.image_name(sha) if sha else "",
-            "who": getpass.getuser(),
-            "seconds": round(time.monotonic() - started, 1),
-            "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
-            **({} if result.ok else {"failed_step": step, "error": result.message}),
-        },
-    )
-
-
-def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
+    settings: ServerSettings,
+    runner: Runner,
+    log_ref: str,
+    work: Callable[[dict[str, str]], str],
+) -> DeployResult:
+    """Under the env's lock, run `work` (which notes the sha it settles on and returns the
+    success message); record the attempt in the release log, whatever happened."""
     started = time.monotonic()
-    environment = server_environment(name)
-    ref = choose_ref(environment, ref)
-    env_values = check_env_file(environment, settings)
-    web_port = int(env_values.get("PORT", "8000"))
-    lock = None if runner.dry_run else locks.acquire(settings.state_dir, name, ref)
-    sha, step = "", "validate"
-    previous = releases.current(settings.state_dir, name)
+    lock = None if runner.dry_run else locks.acquire(settings.state_dir, name, log_ref)
+    found = {"sha": ""}
     try:
-        with runner.step("fetch"):
-            runner.run(commands.git_fetch(settings))
-        with runner.step("resolve ref"):
-            sha = resolve(environment, settings, runner, ref)
-            runner.say(f"    {ref} = {sha}")
-        with runner.step("build image"):
-            build_image(settings, runner, sha)
-        runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
-        with runner.step("migrate"):
-            runner.run(commands.manage(environment, settings, "migrate", "--noinput"), capture=True)
-        with runner.step("collectstatic"):
-            runner.run(
-                commands.manage(environment, settings, "collectstatic", "--noinput", "-v0"),
-                capture=True,
-            )
-        with runner.step("periodic tasks"):
-            runner.run(commands.manage(environment, settings, "sync_periodic_tasks"), capture=True)
-        with runner.step("start containers"):
-            runner.run(commands.up(environment, settings), capture=True)
-        with runner.step("health check"):
-            if not runner.dry_run:
-                try:
-                    wait_healthy(environment, settings, runner)
-                except StepFailed:
-                    if previous:
-                        runner.say(f"    putting back the previous release {previous['sha']}")
-                        runner.env["ALETHEIA_IMAGE"] = commands.image_name(str(previous["sha"]))
-                        runner.run(commands.up(environment, settings), check=False, capture=True)
-                    raise
-        with runner.step("nginx"):
-            switch_nginx(environment, settings, runner, web_port, activate=True)
-        result = DeployResult(True, sha, f"{name} now runs {ref} ({sha[:12]})")
+        message = work(found)
+        result = DeployResult(True, found["sha"], message)
     except (StepFailed, Refused) as exc:
-        step = runner.steps[-1][0] if runner.steps else step
-        result = DeployResult(False, sha, str(exc), refused=isinstance(exc, Refused))
+        result = DeployResult(False, found["sha"], str(exc), refused=isinstance(exc, Refused))
     finally:
         if lock is not None:
             locks.release(lock)
     if not runner.dry_run:
-        record_attempt(settings, name, ref, sha, result, step, started)
+        releases.record(
+            settings.state_dir,
+            name,
+            {
+                "ref": log_ref,
+                "sha": result.sha,
+                "image": commands.image_name(result.sha) if result.sha else "",
+                "who": getpass.getuser(),
+                "seconds": round(time.monotonic() - started, 1),
+                "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
+                **(
+                    {}
+                    if result.ok
+                    else {
+                        "failed_step": runner.steps[-1][0] if runner.steps else "validate",
+                        "error": result.message,
+                    }
+                ),
+            },
+        )
     return result
+
+
+def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
+    environment = server_environment(name)
+    ref = choose_ref(environment, ref)
+    web_port = int(check_env_file(environment, settings).get("PORT", "8000"))
+    previous = releases.current(settings.state_dir, name)
+
+    def work(found: dict[str, str]) -> str:
+        with runner.step("fetch"):
+            runner.run(commands.git_fetch(settings))
+        with runner.step("resolve ref"):
+            found["sha"] = sha = resolve(environment, settings, runner, ref)
+            runner.say(f"    {ref} = {sha}")
+        with runner.step("build image"):
+            build_image(settings, runner, sha)
+        runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
+        for label, args in (
+            ("migrate", ["migrate", "--noinput"]),
+            ("collectstatic", ["collectstatic", "--noinput", "-v0"]),
+            ("periodic tasks", ["sync_periodic_tasks"]),
+        ):
+            with runner.step(label):
+                runner.run(commands.manage(environment, settings, *args), capture=True)
+        switch_to(environment, settings, runner, sha, web_port, fallback=previous)
+        return f"{name} now runs {ref} ({sha[:12]})"
+
+    return run_attempt(name, settings, runner, ref, work)
 
 
 def rollback_target(name: str, settings: ServerSettings, to: str | None) -> dict[str, object]:
@@ -280,18 +297,14 @@ def rollback_target(name: str, settings: ServerSettings, to: str | None) -> dict
 
 def rollback(name: str, to: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
     """Put a kept image back through the same switch: no fetch, no build, no migration."""
-    started = time.monotonic()
     environment = server_environment(name)
-    env_values = check_env_file(environment, settings)
+    web_port = int(check_env_file(environment, settings).get("PORT", "8000"))
     target = rollback_target(name, settings, to)
+    current = releases.current(settings.state_dir, name)
     sha = str(target["sha"])
-    lock = (
-        None
-        if runner.dry_run
-        else locks.acquire(settings.state_dir, name, f"rollback to {sha[:12]}")
-    )
-    step = "validate"
-    try:
+
+    def work(found: dict[str, str]) -> str:
+        found["sha"] = sha
         with runner.step("image kept"):
             kept = runner.run(
                 commands.image_exists(settings, sha), check=False, capture=True, mutating=False
@@ -300,23 +313,7 @@ def rollback(name: str, to: str | None, settings: ServerSettings, runner: Runner
                 raise Refused(
                     f"image {commands.image_name(sha)} is no longer kept: deploy {target.get('ref')} instead"
                 )
-        runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
-        with runner.step("start containers"):
-            runner.run(commands.up(environment, settings), capture=True)
-        with runner.step("health check"):
-            if not runner.dry_run:
-                wait_healthy(environment, settings, runner)
-        with runner.step("nginx"):
-            switch_nginx(
-                environment, settings, runner, int(env_values.get("PORT", "8000")), activate=True
-            )
-        result = DeployResult(True, sha, f"{name} rolled back to {target.get('ref')} ({sha[:12]})")
-    except (StepFailed, Refused) as exc:
-        step = runner.steps[-1][0] if runner.steps else step
-        result = DeployResult(False, sha, str(exc), refused=isinstance(exc, Refused))
-    finally:
-        if lock is not None:
-            locks.release(lock)
-    if not runner.dry_run:
-        record_attempt(settings, name, f"rollback:{target.get('ref')}", sha, result, step, started)
-    return result
+        switch_to(environment, settings, runner, sha, web_port, fallback=current)
+        return f"{name} rolled back to {target.get('ref')} ({sha[:12]})"
+
+    return run_attempt(name, settings, runner, f"rollback:{target.get('ref')}", work)

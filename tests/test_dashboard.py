@@ -133,3 +133,22 @@ def test_dashboard_in_a_real_browser(
     page.screenshot(
         path=os.environ.get("ALETHEIA_SCREENSHOT", str(tmp_path / "centre-en.png")), full_page=True
     )
+
+
+@pytest.mark.django_db
+def test_overview_queries_do_not_grow_with_the_number_of_centres(
+    staff_client: Client, world: FakeWorld, doctolib_client: DoctolibClient
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    synced_centres(world, doctolib_client, 2)
+    with CaptureQueriesContext(connection) as two:
+        staff_client.get("/dashboard/")
+    synced_centres_more = [TrackedProfile.objects.create(slug=s) for s in list(world.profiles)[2:5]]
+    services.sync_run_execute(
+        kind=SyncRun.Kind.FULL, profiles=synced_centres_more, client=doctolib_client
+    )
+    with CaptureQueriesContext(connection) as five:
+        staff_client.get("/dashboard/")
+    assert len(five.captured_queries) == len(two.captured_queries)

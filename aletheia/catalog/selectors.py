@@ -61,11 +61,8 @@ class CentreSummary:
 STATUS_RANK = {"open": 0, "later": 1, "none": 2, "closed": 3}
 
 
-def motive_rows(profile: TrackedProfile) -> list[MotiveRow]:
-    """Next free slot and slot counts per speciality x motive, over the latest snapshots."""
-    snapshots = AvailabilitySnapshot.objects.filter(
-        agenda__profile=profile, agenda__present=True, motive__present=True, is_latest=True
-    ).select_related("motive__speciality")
+def motive_rows(snapshots: list[AvailabilitySnapshot]) -> list[MotiveRow]:
+    """Next free slot and slot counts per speciality x motive, over one centre's latest snapshots."""
     grouped: dict[int, list[AvailabilitySnapshot]] = {}
     for snapshot in snapshots:
         grouped.setdefault(snapshot.motive_id, []).append(snapshot)
@@ -90,6 +87,8 @@ def motive_rows(profile: TrackedProfile) -> list[MotiveRow]:
 
 
 def centre_summaries(profile_id: int | None = None) -> list[CentreSummary]:
+    """Every followed centre (or one) with its rows and open divergences: three queries in
+    all, however many centres."""
     profiles = TrackedProfile.objects.filter(active=True)
     if profile_id is not None:
         profiles = profiles.filter(pk=profile_id)
@@ -98,9 +97,16 @@ def centre_summaries(profile_id: int | None = None) -> list[CentreSummary]:
         resolved_at__isnull=True, profile__in=profiles
     ).order_by("-opened_at"):
         open_divergences.setdefault(divergence.profile_id, []).append(divergence)
+    latest: dict[int, list[AvailabilitySnapshot]] = {}
+    for snapshot in AvailabilitySnapshot.objects.filter(
+        agenda__profile__in=profiles, agenda__present=True, motive__present=True, is_latest=True
+    ).select_related("agenda", "motive__speciality"):
+        latest.setdefault(snapshot.agenda.profile_id, []).append(snapshot)
     return [
         CentreSummary(
-            profile=p, rows=motive_rows(p), open_divergences=open_divergences.get(p.pk, [])
+            profile=p,
+            rows=motive_rows(latest.get(p.pk, [])),
+            open_divergences=open_divergences.get(p.pk, []),
         )
         for p in profiles
     ]

@@ -277,10 +277,9 @@ def catalog_apply(*, profile: TrackedProfile, booking: Booking, now: datetime) -
         },
     )
     changes += n
+    practitioners_by_pk = {p.pk: p for p in practitioners.values()}
     for agenda in agendas.values():  # so divergence details can name the practitioner
-        agenda.practitioner = next(
-            (p for p in practitioners.values() if p.pk == agenda.practitioner_id), None
-        )
+        agenda.practitioner = practitioners_by_pk.get(agenda.practitioner_id)
     changes += divergences_reconcile(
         profile=profile,
         kinds=PROFILE_KINDS,

@@ -55,13 +55,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-def run_django(
-    code: str, *, env: dict[str, str], settings: str, args: list[str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run Python with Django set up in a fresh process and a clean environment.
-
-    Settings are read once per process, so each environment's settings get their own.
-    """
+def run_python(*argv: str, env: dict[str, str], settings: str) -> subprocess.CompletedProcess[str]:
+    """Run python in a fresh process with a clean environment: only PATH, HOME, the settings
+    module, this run's id and `env`. Settings are read once per process, so each
+    environment's settings get their own."""
     clean_env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/root"),
@@ -69,32 +66,26 @@ def run_django(
         "ALETHEIA_TEST_RUN_ID": os.environ.get("ALETHEIA_TEST_RUN_ID", "sub"),
         **env,
     }
-    program = "import django\ndjango.setup()\n" + textwrap.dedent(code)
     return subprocess.run(
-        [sys.executable, "-c", program, *(args or [])],
+        [sys.executable, *argv],
         cwd=REPO_ROOT,
         env=clean_env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def run_django(
+    code: str, *, env: dict[str, str], settings: str, args: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` with Django set up, in a fresh process."""
+    program = "import django\ndjango.setup()\n" + textwrap.dedent(code)
+    return run_python("-c", program, *(args or []), env=env, settings=settings)
 
 
 def run_manage(*args: str, env: dict[str, str], settings: str) -> subprocess.CompletedProcess[str]:
-    clean_env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/root"),
-        "DJANGO_SETTINGS_MODULE": settings,
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env=clean_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_python("manage.py", *args, env=env, settings=settings)
 
 
 HEALTHZ_PROGRAM = """

@@ -92,7 +92,7 @@ def test_release_comes_from_the_environment_first(settings) -> None:
         health.current_release.cache_clear()
 
 
-def test_embedded_defaults_are_healthy_with_no_services(tmp_path) -> None:
+def test_embedded_defaults_are_healthy_with_no_services() -> None:
     got = healthz_in_subprocess({}, "config.settings.development")
     # development settings on a fresh machine: SQLite (unmigrated here) + locmem + eager
     assert got["body"]["checks"]["database"]["ok"] is True

@@ -3,7 +3,7 @@
 Shapes: ../shared/reference/doctolib-api.md (booking/info.json and availabilities.json).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,8 +77,6 @@ class AvailabilityPage:
     slots: tuple[datetime, ...]
     next_slot: datetime | None
     reason: str = ""
-    total: int | None = None
-    days: tuple[date, ...] = field(default_factory=tuple)
 
 
 def _require(payload: Any, key: str, kind: type, where: str) -> Any:
@@ -199,19 +197,15 @@ def parse_availabilities(payload: Any, where: str = "availabilities") -> Availab
     reject_error_payload(payload, where)
     days = _require(payload, "availabilities", list, where)
     slots: list[datetime] = []
-    dates: list[date] = []
     try:
         for day in days:
-            dates.append(date.fromisoformat(day["date"]))
+            date.fromisoformat(day["date"])  # a day without a valid date is a malformed answer
             slots.extend(_slot_start(s) for s in day.get("slots") or [])
     except (KeyError, TypeError, ValueError) as exc:
         raise BadResponse(f"{where}: unexpected day shape ({exc})") from exc
     next_slot = payload.get("next_slot")
-    total = payload.get("total")
     return AvailabilityPage(
         slots=tuple(sorted(slots)),
         next_slot=parse_moment(next_slot) if isinstance(next_slot, str) else None,
         reason=str(payload.get("reason") or ""),
-        total=total if isinstance(total, int) else None,
-        days=tuple(dates),
     )

@@ -138,10 +138,37 @@ stack-migrate: ## apply migrations inside the local web container
 
 # --- server environments (ENV=dev|staging|prod): python3 -m ops, standard library only ----------
 
+SERVER_ENV = @[ "$(ENV)" != local ] || { echo "make $@ needs ENV=dev|staging|prod"; exit 2; }
+
 .PHONY: deploy
-deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required; DRY_RUN=1)
-	@[ "$(ENV)" != local ] || { echo "make deploy needs ENV=dev|staging|prod"; exit 2; }
-	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS)
+deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; DRY_RUN=1)
+	$(SERVER_ENV)
+	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup)
+
+.PHONY: db-backup
+db-backup: ## ENV=…: pg_dump the environment's database into ROOT/backups/ENV (checksum, retention)
+	$(SERVER_ENV)
+	$(OPS) db-backup $(ENV) $(OPS_FLAGS)
+
+.PHONY: db-backups
+db-backups: ## ENV=…: list the environment's backups
+	$(SERVER_ENV)
+	$(OPS) db-backups $(ENV)
+
+.PHONY: db-restore
+db-restore: ## ENV=… FILE=…: restore a backup (CONFIRM=prod for prod; FROM_ENV=… for another env's backup)
+	$(SERVER_ENV)
+	@[ -n "$(FILE)" ] || { echo "make db-restore needs FILE=… (make db-backups ENV=$(ENV) lists them)"; exit 2; }
+	$(OPS) db-restore $(ENV) "$(FILE)" $(if $(CONFIRM),--confirm $(CONFIRM)) $(if $(FROM_ENV),--from-env $(FROM_ENV)) $(OPS_FLAGS)
+
+.PHONY: doctor
+doctor: ## ENV=…: check that environment on the server and print a pass/fail table
+	$(SERVER_ENV)
+	$(OPS) doctor $(ENV)
+
+.PHONY: prune-images
+prune-images: ## remove the images no environment keeps (each keeps its last ALETHEIA_IMAGES_KEEP releases)
+	$(OPS) prune-images $(OPS_FLAGS)
 
 .PHONY: nginx-activate
 nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), replacing the 503 placeholder
@@ -149,7 +176,7 @@ nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), 
 
 .PHONY: rollback
 rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild
-	@[ "$(ENV)" != local ] || { echo "make rollback needs ENV=dev|staging|prod"; exit 2; }
+	$(SERVER_ENV)
 	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS)
 
 .PHONY: releases

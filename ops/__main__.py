@@ -4,11 +4,24 @@ Every command that changes something takes --dry-run, which prints the exact com
 """
 
 import argparse
+import os
 import sys
 import time
 
-from ops import commands, compose, deploy, environments, locks, nginx, releases
-from ops.runner import Runner, StepFailed
+from ops import (
+    backups,
+    commands,
+    compose,
+    deploy,
+    doctor,
+    environments,
+    images,
+    locks,
+    nginx,
+    releases,
+    restore,
+)
+from ops.runner import Refusal, Runner, StepFailed
 from ops.settings import ServerSettings
 
 
@@ -54,12 +67,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("env")
     p.add_argument("ref", nargs="?")
+    p.add_argument(
+        "--skip-backup",
+        action="store_true",
+        help="prod: do not take the pre-migration backup (recorded in the release log)",
+    )
     back = sub.add_parser(
         "rollback", help="put a kept image back (the previous release, or TO=sha)"
     )
     back.add_argument("env")
     back.add_argument("to", nargs="?", help="a sha (prefix) from the release log")
+    r = sub.add_parser("db-restore", help="restore a backup FILE into ENV's database")
+    r.add_argument("env")
+    r.add_argument("file", help="a .dump path, or its name in the backups directory")
+    r.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")
+    r.add_argument(
+        "--from-env",
+        metavar="ENV",
+        help="the backup's environment, required when it is not ENV (recorded)",
+    )
     for name, text in [
+        ("db-backup", "pg_dump the environment's database into the backups directory"),
+        ("db-backups", "list the environment's backups"),
+        ("doctor", "check the environment's part of the server: a pass/fail table"),
         ("ps", "containers"),
         ("logs", "follow logs"),
         ("shell", "bash in the web container"),
@@ -70,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         ("releases", "print the release log"),
     ]:
         sub.add_parser(name, help=text).add_argument("env")
+    sub.add_parser("prune-images", help="remove images no environment keeps")
     for p in sub.choices.values():
         p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
     o = sub.add_parser(
@@ -85,11 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(dry_run=args.dry_run)
     started = time.monotonic()
     try:
-        if args.command in ("deploy", "rollback"):
+        if args.command in ("deploy", "rollback", "db-restore"):
             if args.command == "deploy":
-                result = deploy.deploy(args.env, args.ref, settings, runner)
-            else:
+                result = deploy.deploy(args.env, args.ref, settings, runner, args.skip_backup)
+            elif args.command == "rollback":
                 result = deploy.rollback(args.env, args.to, settings, runner)
+            else:
+                result = restore.restore(
+                    args.env, args.file, settings, runner, args.confirm, args.from_env
+                )
             elapsed = time.monotonic() - started
             if result.ok:
                 print(f"{args.command}: {result.message} in {elapsed:.1f}s ({runner.summary()})")
@@ -104,12 +139,37 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if args.command == "releases":
             deploy.server_environment(args.env)
-            for r in releases.read(settings.state_dir, args.env):
+            for entry in releases.read(settings.state_dir, args.env):
+                backup = f"backup: {entry['backup']}" if entry.get("backup") else ""
                 print(
-                    f"{r['at']}  {r['result']:<9} {r.get('ref', ''):<12} {str(r.get('sha', ''))[:12]:<12} "
-                    f"{r.get('who', '')}  {r.get('seconds', '')}s  {r.get('error', '')}"
+                    f"{entry['at']}  {entry['result']:<9} {entry.get('ref', ''):<12} {str(entry.get('sha', ''))[:12]:<12} "
+                    f"{entry.get('who', '')}  {entry.get('seconds', '')}s  {backup}  {entry.get('error', '')}".rstrip()
                 )
             return 0
+        if args.command == "db-backup":
+            environment = deploy.server_environment(args.env)
+            values = deploy.check_env_file(environment, settings)
+            with runner.step("backup"):
+                dump = backups.backup(environment, settings, runner, values, reason="by hand")
+            print(f"db-backup: {dump} in {time.monotonic() - started:.1f}s")
+            return 0
+        if args.command == "db-backups":
+            deploy.server_environment(args.env)
+            for dump, manifest in backups.list_backups(settings, args.env):
+                print(
+                    f"{dump.name}  {backups.human(dump.stat().st_size):>10}  "
+                    f"{manifest.get('ref', '')!s:<10} {manifest.get('reason', '')}"
+                )
+            return 0
+        if args.command == "prune-images":
+            with runner.step("prune images"):
+                images.prune(settings, runner)
+            return 0
+        if args.command == "doctor":
+            quiet = Runner(out=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
+            checks = doctor.examine(args.env, settings, quiet)
+            print(doctor.table(args.env, checks))
+            return 1 if any(c.result == doctor.FAIL for c in checks) else 0
         if args.command == "unlock":
             deploy.server_environment(args.env)
             locks.release(settings.state_dir / f"deploy-{args.env}.lock")
@@ -133,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             "sync-all": ["run", "--rm", "--no-deps", "manage", "manage", "sync_doctolib", "--all"],
         }[args.command]
         return in_environment(args.env, settings, runner, *compose_args)
-    except (deploy.Refused, locks.LockHeld) as exc:
+    except (Refusal, locks.LockHeld) as exc:
         print(f"refused: {exc} (nothing changed)", file=sys.stderr)
         return 2
     except StepFailed as exc:

@@ -9,6 +9,7 @@ from ops.environments import REPO_ROOT, Environment
 from ops.settings import ServerSettings
 
 Command = list[str]
+OPS_LABEL = "org.aletheia.built-by=ops"  # on every image ops builds: what pruning may remove
 
 
 def image_name(sha: str) -> str:
@@ -47,6 +48,22 @@ def image_exists(settings: ServerSettings, sha: str) -> Command:
     return [settings.docker, "image", "inspect", "--format", "{{.Id}}", image_name(sha)]
 
 
+def images_built_by_ops(settings: ServerSettings) -> Command:
+    return [
+        settings.docker,
+        "image",
+        "ls",
+        "--filter",
+        f"label={OPS_LABEL}",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]
+
+
+def image_remove(settings: ServerSettings, image: str) -> Command:
+    return [settings.docker, "image", "rm", image]
+
+
 def image_build(settings: ServerSettings, sha: str, context: Path) -> Command:
     command = [
         settings.docker,
@@ -55,6 +72,8 @@ def image_build(settings: ServerSettings, sha: str, context: Path) -> Command:
         str(context / "docker" / "Dockerfile"),
         "--build-arg",
         f"GIT_SHA={sha}",
+        "--label",
+        OPS_LABEL,
         "-t",
         image_name(sha),
     ]

@@ -1,7 +1,7 @@
 """The deploy flow (docs/deployment.md, "Deploying"), and the per-environment commands.
 
 validate -> lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) ->
-migrate -> collectstatic -> periodic tasks -> up -> health -> nginx -> record. A failure stops
+[backup, prod] -> migrate -> collectstatic -> periodic tasks -> up -> health -> nginx -> record. A failure stops
 there, names the step and the cause, keeps (or puts back) the previous release, frees the lock.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops import commands, environments, locks, nginx, releases
+from ops import backups, commands, environments, images, locks, nginx, releases
 from ops.environments import Environment
 from ops.runner import Refusal, Runner, StepFailed
 from ops.settings import ServerSettings
@@ -46,13 +46,18 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def check_env_file(environment: Environment, settings: ServerSettings) -> dict[str, str]:
+def env_file_problems(
+    environment: Environment, settings: ServerSettings
+) -> tuple[dict[str, str], list[str]]:
+    """The env file's values, and what is wrong with it (missing, readable by others, lacking
+    required keys), each said with the fix."""
     path = settings.root / environment.env_file
     if not path.is_file():
-        raise Refused(f"env file {path} is missing (see docs/deployment.md, first-time setup)")
+        return {}, [f"env file {path} is missing (see docs/deployment.md, first-time setup)"]
+    problems = []
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise Refused(f"env file {path} is readable by others (mode {mode:o}): chmod 600 {path}")
+        problems.append(f"env file {path} is readable by others (mode {mode:o}): chmod 600 {path}")
     values = parse_env_file(path)
     missing = [k for k in REQUIRED_KEYS[environment.settings] if not values.get(k)]
     if values.get("ALETHEIA_EMAIL") == "brevo" and not values.get("BREVO_API_KEY"):
@@ -60,7 +65,14 @@ def check_env_file(environment: Environment, settings: ServerSettings) -> dict[s
     if values.get("ALETHEIA_EMAIL") == "smtp" and not values.get("EMAIL_URL"):
         missing.append("EMAIL_URL")
     if missing:
-        raise Refused(f"env file {path} lacks: {', '.join(missing)}")
+        problems.append(f"env file {path} lacks: {', '.join(missing)}")
+    return values, problems
+
+
+def check_env_file(environment: Environment, settings: ServerSettings) -> dict[str, str]:
+    values, problems = env_file_problems(environment, settings)
+    if problems:
+        raise Refused(problems[0])
     return values
 
 
@@ -219,8 +231,8 @@ def run_attempt(
     try:
         message = work(found)
         result = DeployResult(True, found["sha"], message)
-    except (StepFailed, Refused) as exc:
-        result = DeployResult(False, found["sha"], str(exc), refused=isinstance(exc, Refused))
+    except (StepFailed, Refusal) as exc:
+        result = DeployResult(False, found["sha"], str(exc), refused=isinstance(exc, Refusal))
     finally:
         if lock is not None:
             locks.release(lock)
@@ -235,6 +247,7 @@ def run_attempt(
                 "who": getpass.getuser(),
                 "seconds": round(time.monotonic() - started, 1),
                 "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
+                **{key: value for key, value in found.items() if key != "sha"},
                 **(
                     {}
                     if result.ok
@@ -248,10 +261,17 @@ def run_attempt(
     return result
 
 
-def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner) -> DeployResult:
+def deploy(
+    name: str,
+    ref: str | None,
+    settings: ServerSettings,
+    runner: Runner,
+    skip_backup: bool = False,
+) -> DeployResult:
     environment = server_environment(name)
     ref = choose_ref(environment, ref)
-    web_port = int(check_env_file(environment, settings).get("PORT", "8000"))
+    values = check_env_file(environment, settings)
+    web_port = int(values.get("PORT", "8000"))
     previous = releases.current(settings.state_dir, name)
 
     def work(found: dict[str, str]) -> str:
@@ -262,6 +282,16 @@ def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner)
             runner.say(f"    {ref} = {sha}")
         with runner.step("build image"):
             build_image(settings, runner, sha)
+        if environment.backup_before_deploy:
+            with runner.step("backup"):
+                if skip_backup:
+                    found["backup"] = "skipped (--skip-backup)"
+                    runner.say("    skipped: --skip-backup (recorded in the release log)")
+                else:
+                    dump = backups.backup(
+                        environment, settings, runner, values, reason=f"before deploying {ref}"
+                    )
+                    found["backup"] = dump.name
         runner.env.update(compose_env(environment, settings, commands.image_name(sha)))
         for label, args in (
             ("migrate", ["migrate", "--noinput"]),
@@ -271,6 +301,11 @@ def deploy(name: str, ref: str | None, settings: ServerSettings, runner: Runner)
             with runner.step(label):
                 runner.run(commands.manage(environment, settings, *args), capture=True)
         switch_to(environment, settings, runner, sha, web_port, fallback=previous)
+        with runner.step("prune images"):
+            try:
+                images.prune(settings, runner, besides=name, also_keep=sha)
+            except StepFailed as exc:  # the release is live: a failed cleanup is only a warning
+                runner.say(f"    warning: {exc}")
         return f"{name} now runs {ref} ({sha[:12]})"
 
     return run_attempt(name, settings, runner, ref, work)

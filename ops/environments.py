@@ -26,6 +26,7 @@ class Environment:
     rate_limited: bool
     web_memory: str
     refs: str
+    backup_before_deploy: bool
     default_ref: str = ""
 
     @property

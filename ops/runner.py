@@ -1,5 +1,6 @@
 """The one place commands are executed: prints each, times each step, honours --dry-run."""
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -8,7 +9,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
+
+CHUNK = 1 << 20
 
 
 class StepFailed(Exception):
@@ -78,6 +82,68 @@ class Runner:
                 + (": " + " | ".join(detail) if detail else "")
             )
         return result
+
+    def stream(
+        self,
+        producer: list[str],
+        *,
+        source: Path | None = None,
+        consumer: list[str] | None = None,
+        sink: Path | None = None,
+        preamble: bytes = b"",
+        trailer: bytes = b"",
+    ) -> tuple[int, str]:
+        """Run `producer` (stdin from `source`) and pump its output into `sink` (a file) or into
+        `consumer`'s stdin between `preamble` and `trailer`, printing progress. The trailer is
+        written only if the producer succeeded (else the consumer is killed before its input
+        ends). Returns the bytes pumped and their sha256; a non-zero exit is a StepFailed."""
+        shown = shlex.join(producer) + (f" < {source}" if source else "")
+        shown += f" | {shlex.join(consumer)}" if consumer else f" > {sink}"
+        self.say(f"    $ {shown}")
+        if self.dry_run:
+            return 0, ""
+        digest, pumped = hashlib.sha256(), 0
+        started = last_report = time.monotonic()
+        env = {**os.environ, **self.env}
+        with (
+            source.open("rb") if source else open(os.devnull, "rb") as stdin,
+            sink.open("xb") if sink else open(os.devnull, "wb") as file_out,
+        ):
+            first = subprocess.Popen(producer, stdin=stdin, stdout=subprocess.PIPE, env=env)
+            second = (
+                subprocess.Popen(consumer, stdin=subprocess.PIPE, env=env) if consumer else None
+            )
+            out = second.stdin if second and second.stdin else file_out
+            assert first.stdout is not None
+            try:
+                out.write(preamble)
+                while chunk := first.stdout.read(CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    pumped += len(chunk)
+                    if time.monotonic() - last_report >= 2:
+                        last_report = time.monotonic()
+                        rate = pumped / (last_report - started) / CHUNK
+                        self.say(f"    … {pumped / CHUNK:.1f} MiB ({rate:.1f} MiB/s)")
+                if second and first.wait() == 0:
+                    out.write(trailer)
+                elif second:
+                    second.kill()  # an unfinished input must never reach its end
+            except BrokenPipeError:
+                pass  # the consumer stopped early: its exit code says why
+            finally:
+                if second and second.stdin:
+                    second.stdin.close()
+                first.stdout.close()
+            codes = [("producer", producer, first.wait())]
+            if second:
+                codes.append(("consumer", consumer or [], second.wait()))
+        for _, command, code in codes:
+            if code != 0:
+                raise StepFailed(
+                    f"step '{self._step}' failed: `{shlex.join(command)}` exited {code}"
+                )
+        return pumped, digest.hexdigest()
 
     def summary(self) -> str:
         return ", ".join(f"{name} {seconds:.1f}s" for name, seconds, _ in self.steps)

@@ -40,6 +40,11 @@ class ServerSettings:
     ca_bundle: str  # CA bundle for builds behind a TLS-intercepting proxy ("" = none)
     build_network: str  # docker build --network ("" = default)
     health_timeout: float
+    pg_client: tuple[str, ...]  # prefix that runs pg_dump/pg_restore/psql ("" = on this host)
+    backup_dir: Path
+    backup_keep: int  # newest backups kept per environment
+    backup_max_age_days: int  # older ones are deleted (the newest one never is)
+    images_keep: int  # images kept per environment (its last N successful releases)
 
     @property
     def env_dir(self) -> Path:
@@ -94,4 +99,13 @@ class ServerSettings:
             ca_bundle=env.get("ALETHEIA_BUILD_CA_BUNDLE", ""),
             build_network=env.get("ALETHEIA_BUILD_NETWORK", ""),
             health_timeout=float(env.get("ALETHEIA_HEALTH_TIMEOUT", "60")),
+            pg_client=tuple(
+                shlex.split(
+                    env.get("ALETHEIA_PG_CLIENT", "docker exec -i -e PGPASSWORD shared_postgres")
+                )
+            ),
+            backup_dir=Path(env.get("ALETHEIA_BACKUP_DIR", str(root / "backups"))),
+            backup_keep=int(env.get("ALETHEIA_BACKUP_KEEP", "10")),
+            backup_max_age_days=int(env.get("ALETHEIA_BACKUP_MAX_AGE_DAYS", "30")),
+            images_keep=int(env.get("ALETHEIA_IMAGES_KEEP", "5")),
         )

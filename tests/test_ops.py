@@ -145,6 +145,8 @@ def test_the_docs_environment_table_agrees_with_the_matrix() -> None:
         assert all(str(db) in cell for db in matrix[name].redis_dbs)
     for name, cell in zip(order[1:], rows["Database"][1:], strict=True):
         assert cell.endswith(matrix[name].database)
+    for name, cell in zip(order[1:], rows["Backup before deploy"][1:], strict=True):
+        assert cell.startswith("yes" if matrix[name].backup_before_deploy else "no")
 
 
 def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: Path) -> None:

@@ -1,0 +1,287 @@
+"""Backups and restores of one environment's database (docs/deployment.md, "Backups").
+
+A backup is three files in $BACKUP_DIR/ENV/: NAME.dump (pg_dump custom format), NAME.dump.sha256
+(`sha256sum -c` reads it) and NAME.dump.json (which environment and database it came from, the
+release that ran, why it was taken). A restore checks all three before touching anything, then
+replaces the environment's schema in one transaction: it either lands whole or not at all.
+"""
+
+import getpass
+import hashlib
+import json
+import shutil
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops import releases
+from ops.environments import REPO_ROOT, Environment
+from ops.runner import Refusal, Runner
+from ops.settings import ServerSettings
+
+ANONYMISE_SQL = REPO_ROOT / "ops" / "sql" / "anonymise.sql"
+MIB = 1 << 20
+
+
+class BackupRefused(Refusal):
+    """A backup or restore refused before anything changed."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where an environment's DATABASE_URL points."""
+
+    name: str
+    user: str
+    password: str
+    host: str
+    port: str
+
+    @classmethod
+    def from_url(cls, url: str) -> "Database":
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql", "pgsql") or not parts.path.strip("/"):
+            raise BackupRefused(
+                f"DATABASE_URL is not a PostgreSQL database URL: {parts.scheme}://…"
+            )
+        return cls(
+            name=urllib.parse.unquote(parts.path.strip("/")),
+            user=urllib.parse.unquote(parts.username or "postgres"),
+            password=urllib.parse.unquote(parts.password or ""),
+            host=parts.hostname or "localhost",
+            port=str(parts.port or 5432),
+        )
+
+    def connection_args(self) -> list[str]:
+        return ["--host", self.host, "--port", self.port, "--username", self.user]
+
+
+def pg_dump(settings: ServerSettings, database: Database) -> list[str]:
+    return [
+        *settings.pg_client,
+        "pg_dump",
+        "--format=custom",
+        "--no-owner",
+        "--no-acl",
+        *database.connection_args(),
+        "--dbname",
+        database.name,
+    ]
+
+
+def pg_restore_to_sql(settings: ServerSettings) -> list[str]:
+    """The dump (on stdin) as SQL (on stdout), objects owned by whoever runs it."""
+    return [*settings.pg_client, "pg_restore", "--no-owner", "--no-acl", "--file", "-"]
+
+
+def psql(settings: ServerSettings, database: Database, *args: str) -> list[str]:
+    return [
+        *settings.pg_client,
+        "psql",
+        "--no-psqlrc",
+        "--quiet",
+        "--output",
+        "/dev/null",  # the restore's query results (set_config, setval); errors stay on stderr
+        "-v",
+        "ON_ERROR_STOP=1",
+        *database.connection_args(),
+        "--dbname",
+        database.name,
+        *args,
+    ]
+
+
+# The restore runs inside one explicit transaction ending with our COMMIT: a dump cut short,
+# a failing statement or a killed restore leaves the transaction open and PostgreSQL rolls it
+# back, so the environment keeps its data. (psql --single-transaction would COMMIT at EOF.)
+RESTORE_PREAMBLE = b"BEGIN;\nSET client_min_messages = warning;\nDROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n"
+RESTORE_COMMIT = b"\nCOMMIT;\n"
+
+
+def directory(settings: ServerSettings, name: str) -> Path:
+    return settings.backup_dir / name
+
+
+def sidecars(dump: Path) -> tuple[Path, Path]:
+    return dump.with_name(dump.name + ".sha256"), dump.with_name(dump.name + ".json")
+
+
+def human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def list_backups(settings: ServerSettings, name: str) -> list[tuple[Path, dict[str, object]]]:
+    """The environment's backups, oldest first, with their manifests."""
+    found = []
+    for dump in sorted(directory(settings, name).glob(f"aletheia-{name}-*.dump")):
+        manifest = sidecars(dump)[1]
+        found.append((dump, json.loads(manifest.read_text()) if manifest.exists() else {}))
+    return found
+
+
+def to_prune(
+    backups: list[tuple[Path, float]], keep: int, max_age_days: int, now: float
+) -> list[Path]:
+    """Retention: at most `keep` backups, none older than `max_age_days`, never the newest."""
+    ordered = sorted(backups, key=lambda item: item[1], reverse=True)
+    doomed = [path for path, _ in ordered[max(keep, 1) :]]
+    doomed += [
+        path for path, created in ordered[1 : max(keep, 1)] if now - created > max_age_days * 86400
+    ]
+    return doomed
+
+
+def prune(settings: ServerSettings, runner: Runner, name: str) -> None:
+    dumps = [(dump, dump.stat().st_mtime) for dump, _ in list_backups(settings, name)]
+    for dump in to_prune(dumps, settings.backup_keep, settings.backup_max_age_days, time.time()):
+        runner.say(f"    retention: deleting {dump.name}")
+        if not runner.dry_run:
+            for path in (dump, *sidecars(dump)):
+                path.unlink(missing_ok=True)
+
+
+def free_space_needed(settings: ServerSettings, name: str) -> int:
+    """Room for one more backup: twice the last one, and at least 100 MiB."""
+    previous = list_backups(settings, name)
+    last = previous[-1][0].stat().st_size if previous else 0
+    return max(2 * last, 100 * MIB)
+
+
+def backup(
+    environment: Environment,
+    settings: ServerSettings,
+    runner: Runner,
+    env_values: dict[str, str],
+    reason: str,
+) -> Path:
+    """pg_dump the environment's database into its backup directory; returns the dump's path."""
+    name = environment.name
+    database = Database.from_url(env_values.get("DATABASE_URL", ""))
+    target_dir = directory(settings, name)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dump = target_dir / f"aletheia-{name}-{stamp}.dump"
+    checksum, manifest = sidecars(dump)
+    if not runner.dry_run:
+        target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        free, needed = shutil.disk_usage(target_dir).free, free_space_needed(settings, name)
+        if free < needed:
+            raise BackupRefused(
+                f"only {human(free)} free in {target_dir}; a backup of {name} needs {human(needed)}"
+            )
+        if dump.exists():
+            raise BackupRefused(f"{dump} already exists (two backups in the same second?)")
+    partial = dump.with_name(dump.name + ".partial")
+    runner.env["PGPASSWORD"] = database.password
+    started = time.monotonic()
+    try:
+        size, digest = runner.stream(pg_dump(settings, database), sink=partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if runner.dry_run:
+        runner.say(f"    would write {dump} (+ .sha256, .json)")
+        return dump
+    partial.chmod(0o600)
+    partial.rename(dump)
+    checksum.write_text(f"{digest}  {dump.name}\n")
+    checksum.chmod(0o600)
+    current = releases.current(settings.state_dir, name) or {}
+    manifest.write_text(
+        json.dumps(
+            {
+                "environment": name,
+                "database": database.name,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "bytes": size,
+                "sha256": digest,
+                "seconds": round(time.monotonic() - started, 1),
+                "release": current.get("sha", ""),
+                "ref": current.get("ref", ""),
+                "reason": reason,
+                "who": getpass.getuser(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    manifest.chmod(0o600)
+    runner.say(f"    {dump} ({human(size)}, sha256 {digest[:16]}…)")
+    prune(settings, runner, name)
+    return dump
+
+
+def find(settings: ServerSettings, name: str, file: str) -> Path:
+    """FILE as given, or by name in the environments' backup directories."""
+    given = Path(file)
+    if given.is_file():
+        return given.resolve()
+    elsewhere = sorted(settings.backup_dir.glob(f"*/{given.name}"))
+    for candidate in [directory(settings, name) / given.name, *elsewhere]:
+        if candidate.is_file():
+            return candidate
+    raise BackupRefused(f"no backup file {file!r} (nor in {settings.backup_dir}/*/)")
+
+
+def sha256_of(path: Path, runner: Runner) -> str:
+    digest, done, size = hashlib.sha256(), 0, path.stat().st_size
+    last_report = time.monotonic()
+    with path.open("rb") as handle:
+        while chunk := handle.read(MIB):
+            digest.update(chunk)
+            done += len(chunk)
+            if time.monotonic() - last_report >= 2:
+                last_report = time.monotonic()
+                runner.say(f"    … checksum {done * 100 // max(size, 1)} %")
+    return digest.hexdigest()
+
+
+def verify(dump: Path, runner: Runner) -> dict[str, object]:
+    """The manifest of a backup whose checksum matches; refused otherwise."""
+    checksum, manifest = sidecars(dump)
+    if not checksum.exists():
+        raise BackupRefused(f"{checksum} is missing: cannot verify {dump.name}")
+    expected = checksum.read_text().split()[0] if checksum.read_text().split() else ""
+    actual = sha256_of(dump, runner)
+    if actual != expected:
+        raise BackupRefused(
+            f"{dump.name} is corrupted: sha256 {actual[:16]}… but {checksum.name} says {expected[:16]}…"
+        )
+    if not manifest.exists():
+        raise BackupRefused(
+            f"{manifest} is missing: cannot tell which environment made {dump.name}"
+        )
+    return dict(json.loads(manifest.read_text()))
+
+
+def check_restore_allowed(
+    target: str, source: str, confirm: str | None, from_env: str | None
+) -> None:
+    """The rules a restore must pass before anything is touched."""
+    if target == "prod" and confirm != "prod":
+        raise BackupRefused(
+            "restoring into prod replaces production's data: add --confirm prod (make … CONFIRM=prod)"
+        )
+    if source != target and from_env != source:
+        raise BackupRefused(
+            f"this backup was made from {source}, not {target}: add --from-env {source} "
+            f"(make … FROM_ENV={source}) to restore it into {target}"
+        )
+
+
+def needs_anonymising(source: str, target: str) -> bool:
+    """Production data leaves production only anonymised."""
+    return source == "prod" and target != "prod"
+
+
+def restore_sql_trailer(anonymise: bool) -> bytes:
+    body = ANONYMISE_SQL.read_bytes() if anonymise else b""
+    return b"\n" + body + RESTORE_COMMIT
+
+
+def record(settings: ServerSettings, name: str, entry: dict[str, object]) -> None:
+    releases.record(settings.state_dir, name, entry, log="restores")

@@ -1,0 +1,267 @@
+"""`make doctor ENV=…`: is this environment's part of the server in order? A pass/fail table.
+
+Each check is a small function returning (result, detail); none changes anything. The database
+and Redis are checked from inside the running web container, so what is checked is what the
+release really uses (the env file's DATABASE_URL, the matrix's Redis db numbers).
+"""
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops import backups, commands, deploy, environments, nginx, releases
+from ops.environments import Environment
+from ops.runner import Runner
+from ops.settings import ServerSettings
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+CERTIFICATE_WARN_DAYS = 14
+
+# Run by the web container's python: what the running release connects to, and whether it can.
+PROBE = """
+import json, os
+import django
+django.setup()
+import redis
+from django.conf import settings
+from django.db import connection
+report = {"release": os.environ.get("ALETHEIA_RELEASE", "")}
+try:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    status = "ok"
+except Exception as exc:
+    status = str(exc).strip()[:200]
+report["database"] = [connection.settings_dict["NAME"], status]
+for role, url in (("cache", settings.CACHES["default"]["LOCATION"]), ("broker", settings.CELERY_BROKER_URL)):
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+        status = "ok"
+    except Exception as exc:
+        status = str(exc).strip()[:200]
+    report[role] = [client.connection_pool.connection_kwargs.get("db", 0), status]
+print(json.dumps(report))
+"""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    result: str
+    detail: str
+
+
+@dataclass
+class Context:
+    environment: Environment
+    settings: ServerSettings
+    runner: Runner
+    values: dict[str, str]
+    probe: dict[str, list[object]] | None = None
+    probe_error: str = ""
+
+
+def check_env_file(ctx: Context) -> tuple[str, str]:
+    values, problems = deploy.env_file_problems(ctx.environment, ctx.settings)
+    ctx.values = values
+    if problems:
+        return FAIL, "; ".join(problems)
+    path = ctx.settings.root / ctx.environment.env_file
+    return PASS, f"{path}: mode 600, required keys present"
+
+
+def run_probe(ctx: Context) -> None:
+    current = releases.current(ctx.settings.state_dir, ctx.environment.name)
+    if current is None:
+        ctx.probe_error = "nothing deployed yet"
+        return
+    ctx.runner.env.update(
+        deploy.compose_env(ctx.environment, ctx.settings, commands.image_name(str(current["sha"])))
+    )
+    result = ctx.runner.run(
+        commands.compose(
+            ctx.environment, ctx.settings, "exec", "-T", "web", "python3", "-c", PROBE
+        ),
+        check=False,
+        capture=True,
+        mutating=False,
+    )
+    try:
+        ctx.probe = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        ctx.probe_error = (
+            "web container not answering: "
+            + ((result.stderr or result.stdout).strip().splitlines() or ["no output"])[-1][:200]
+        )
+
+
+def other_environments_databases(ctx: Context) -> dict[str, str]:
+    found = {}
+    for name, other in environments.server_environments().items():
+        path = ctx.settings.root / other.env_file
+        if name == ctx.environment.name or not path.is_file():
+            continue
+        try:
+            url = deploy.parse_env_file(path).get("DATABASE_URL", "")
+            found[name] = backups.Database.from_url(url).name
+        except (OSError, backups.BackupRefused):
+            continue
+    return found
+
+
+def check_database(ctx: Context) -> tuple[str, str]:
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    name, status = ctx.probe["database"]
+    if status != "ok":
+        return FAIL, f"{name} unreachable from the web container: {status}"
+    shared = [env for env, db in other_environments_databases(ctx).items() if db == name]
+    if shared:
+        return FAIL, f"{name} is also {', '.join(shared)}'s database"
+    if name != ctx.environment.database:
+        return WARN, f"{name} reachable, but environments.toml says {ctx.environment.database}"
+    return PASS, f"{name} reachable, used by {ctx.environment.name} only"
+
+
+def check_redis(ctx: Context) -> tuple[str, str]:
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    (cache_db, cache), (broker_db, broker) = ctx.probe["cache"], ctx.probe["broker"]
+    expected = list(ctx.environment.redis_dbs)
+    detail = f"cache db {cache_db}, broker db {broker_db} (environments.toml: {expected[0]}, {expected[1]})"
+    if [cache_db, broker_db] != expected:
+        return FAIL, f"wrong db numbers: {detail}"
+    failing = [
+        f"{role}: {status}"
+        for role, status in (("cache", cache), ("broker", broker))
+        if status != "ok"
+    ]
+    if failing:
+        return FAIL, f"{detail}; unreachable: {'; '.join(failing)}"
+    return PASS, f"{detail}, both answer"
+
+
+def check_nginx(ctx: Context) -> tuple[str, str]:
+    result = ctx.runner.run(
+        list(ctx.settings.nginx_test), check=False, capture=True, mutating=False
+    )
+    if result.returncode != 0:
+        return FAIL, "nginx -t: " + (result.stderr or result.stdout).strip().splitlines()[-1][:200]
+    active = ctx.settings.nginx_dir / f"aletheia-{ctx.environment.name}.conf"
+    full = active.with_name(active.name + ".full")
+    if not active.exists():
+        return FAIL, f"nginx -t ok, but {active} is missing (deploy first)"
+    if not full.exists() or active.read_text() != full.read_text():
+        return (
+            WARN,
+            f"nginx -t ok; the 503 placeholder is active (make nginx-activate ENV={ctx.environment.name})",
+        )
+    return PASS, "nginx -t ok; the full config is active"
+
+
+def certificate_days_left(ctx: Context, certificate: Path) -> int | None:
+    result = ctx.runner.run(
+        ["openssl", "x509", "-enddate", "-noout", "-in", str(certificate)],
+        check=False,
+        capture=True,
+        mutating=False,
+    )
+    if result.returncode != 0 or "=" not in result.stdout:
+        return None
+    not_after = time.mktime(
+        time.strptime(result.stdout.split("=", 1)[1].strip(), "%b %d %H:%M:%S %Y %Z")
+    )
+    return int((not_after - time.mktime(time.gmtime())) // 86400)
+
+
+def check_certificate(ctx: Context) -> tuple[str, str]:
+    folder = ctx.settings.cert_dir / nginx.host_name(ctx.environment)
+    missing = [
+        p.name for p in (folder / "fullchain.pem", folder / "privkey.pem") if not p.is_file()
+    ]
+    if missing:
+        return FAIL, f"missing in {folder}: {', '.join(missing)}"
+    days = certificate_days_left(ctx, folder / "fullchain.pem")
+    if days is None:
+        return FAIL, f"{folder / 'fullchain.pem'} is not a readable certificate"
+    if days < 0:
+        return FAIL, f"{nginx.host_name(ctx.environment)}: expired {-days} days ago"
+    detail = f"{nginx.host_name(ctx.environment)}: {days} days to expiry"
+    return (WARN if days < CERTIFICATE_WARN_DAYS else PASS), detail
+
+
+def check_backup_space(ctx: Context) -> tuple[str, str]:
+    folder = backups.directory(ctx.settings, ctx.environment.name)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    needed = backups.free_space_needed(ctx.settings, ctx.environment.name)
+    kept = backups.list_backups(ctx.settings, ctx.environment.name)
+    last = (
+        f"last backup {kept[-1][0].name} ({backups.human(kept[-1][0].stat().st_size)})"
+        if kept
+        else "no backup yet"
+    )
+    detail = f"{backups.human(free)} free in {existing}, {backups.human(needed)} needed; {last}"
+    return (PASS if free >= needed else FAIL), detail
+
+
+def check_release(ctx: Context) -> tuple[str, str]:
+    current = releases.current(ctx.settings.state_dir, ctx.environment.name)
+    if current is None:
+        return FAIL, "nothing deployed yet"
+    label = f"{current.get('ref')} ({str(current['sha'])[:12]})"
+    health = ctx.runner.run(
+        commands.web_health(ctx.environment, ctx.settings),
+        check=False,
+        capture=True,
+        mutating=False,
+    )
+    if health.returncode != 0:
+        return (
+            FAIL,
+            f"{label}: /healthz not 200 ({(health.stdout or health.stderr).strip()[-160:]})",
+        )
+    running = str(ctx.probe.get("release", "")) if ctx.probe else ""
+    if running and running != current["sha"]:
+        return FAIL, f"the release log says {label}, the web container runs {running[:12]}"
+    return PASS, f"{label} healthy: /healthz 200"
+
+
+CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
+    ("env file", check_env_file),
+    ("database", check_database),
+    ("redis", check_redis),
+    ("nginx config", check_nginx),
+    ("certificate", check_certificate),
+    ("backup disk space", check_backup_space),
+    ("running release", check_release),
+]
+
+
+def examine(name: str, settings: ServerSettings, runner: Runner) -> list[Check]:
+    environment = deploy.server_environment(name)
+    ctx = Context(environment, settings, runner, values={})
+    run_probe(ctx)
+    found = []
+    for label, check in CHECKS:
+        try:
+            result, detail = check(ctx)
+        except Exception as exc:  # a check that breaks is a failed check, not a crashed doctor
+            result, detail = FAIL, f"check crashed: {exc!r}"[:200]
+        found.append(Check(label, result, detail))
+    return found
+
+
+def table(name: str, checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = [f"doctor {name}", f"  {'CHECK':<{width}}  RESULT  DETAIL"]
+    lines += [f"  {c.name:<{width}}  {c.result:<6}  {c.detail}" for c in checks]
+    counts = {r: sum(c.result == r for c in checks) for r in (PASS, WARN, FAIL)}
+    lines.append(
+        f"{len(checks)} checks: {counts[PASS]} passed, {counts[WARN]} warning(s), {counts[FAIL]} failed"
+    )
+    return "\n".join(lines)

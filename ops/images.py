@@ -1,0 +1,68 @@
+"""Image retention: each environment keeps the images of its last N successful releases.
+
+Images are shared by sha across environments (prod runs the tag staging validated), so what is
+kept is the union of every environment's keep list: pruning for one never removes an image
+another still counts on. Only images ops built (commands.OPS_LABEL) are candidates.
+"""
+
+from ops import commands, environments, releases
+from ops.runner import Runner
+from ops.settings import ServerSettings
+
+
+def kept_shas(logs: dict[str, list[dict[str, object]]], keep: int) -> set[str]:
+    """The shas of each environment's last `keep` distinct successful releases, all together."""
+    kept: set[str] = set()
+    for entries in logs.values():
+        recent: list[str] = []
+        for entry in reversed(entries):
+            sha = str(entry.get("sha", ""))
+            if entry.get("result") == "succeeded" and sha and sha not in recent:
+                recent.append(sha)
+        kept.update(recent[: max(keep, 1)])
+    return kept
+
+
+def to_prune(images: list[str], kept: set[str]) -> list[str]:
+    return [image for image in images if image.partition(":")[2] not in kept]
+
+
+def busy_environments(settings: ServerSettings, besides: str = "") -> list[str]:
+    """Environments being deployed right now: their new image is not in their log yet."""
+    return [
+        name
+        for name in environments.server_environments()
+        if name != besides and (settings.state_dir / f"deploy-{name}.lock").exists()
+    ]
+
+
+def prune(
+    settings: ServerSettings, runner: Runner, besides: str = "", also_keep: str = ""
+) -> list[str]:
+    """Remove the images no environment keeps; returns what was removed. `besides` is the
+    environment whose deploy is calling (its own lock is expected), `also_keep` the sha it
+    has just switched to (logged only when it finishes)."""
+    busy = busy_environments(settings, besides)
+    if busy:
+        runner.say(
+            f"    skipped: {', '.join(busy)} being deployed (its new image is not logged yet)"
+        )
+        return []
+    logs = {
+        name: releases.read(settings.state_dir, name) for name in environments.server_environments()
+    }
+    kept = kept_shas(logs, settings.images_keep) | ({also_keep} if also_keep else set())
+    listed = runner.run(commands.images_built_by_ops(settings), capture=True, mutating=False)
+    images = sorted({line.strip() for line in listed.stdout.splitlines() if ":" in line})
+    removed = []
+    for image in to_prune(images, kept):
+        result = runner.run(commands.image_remove(settings, image), check=False, capture=True)
+        if result.returncode == 0:
+            removed.append(image)
+        else:
+            runner.say(f"    kept {image}: {(result.stderr or '').strip()[-160:]}")
+    runner.say(
+        f"    {len(removed)} image(s) removed, {len(kept)} kept "
+        f"(last {settings.images_keep} releases of each environment)"
+    )
+    return removed

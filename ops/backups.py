@@ -163,7 +163,8 @@ def backup(
     name = environment.name
     database = Database.from_url(env_values.get("DATABASE_URL", ""))
     target_dir = directory(settings, name)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    now = time.time()  # to the millisecond: a safety backup may follow a backup closely
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
     dump = target_dir / f"aletheia-{name}-{stamp}.dump"
     checksum, manifest = sidecars(dump)
     if not runner.dry_run:
@@ -174,7 +175,7 @@ def backup(
                 f"only {human(free)} free in {target_dir}; a backup of {name} needs {human(needed)}"
             )
         if dump.exists():
-            raise BackupRefused(f"{dump} already exists (two backups in the same second?)")
+            raise BackupRefused(f"{dump} already exists")
     partial = dump.with_name(dump.name + ".partial")
     runner.env["PGPASSWORD"] = database.password
     started = time.monotonic()

@@ -6,6 +6,7 @@ own containers run from images built from a bare git remote, with host networkin
 """
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -141,6 +142,7 @@ http {{
         "ALETHEIA_NGINX_HTTPS_PORT": str(HTTPS_PORT),
         "ALETHEIA_BUILD_NETWORK": "host",
         "ALETHEIA_HEALTH_TIMEOUT": "120",
+        "ALETHEIA_PG_CLIENT": "",  # pg_dump/psql of this host (the server runs them in shared_postgres)
         "ALETHEIA_BUILD_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"
         if Path("/etc/ssl/certs/ca-certificates.crt").exists()
         else "",
@@ -439,3 +441,212 @@ def test_rollback_puts_the_previous_release_back_in_seconds(server: dict) -> Non
     )
     assert refused.returncode == 2
     assert "'deadbeef' is not a release of staging" in refused.stderr
+
+
+def ops(
+    server: dict, *args: str, check: bool = True, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    return sh(
+        "python3",
+        "-m",
+        "ops",
+        *args,
+        cwd=REPO_ROOT,
+        env={**server["env"], **extra_env},
+        check=check,
+    )
+
+
+def make(server: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return sh("make", "--no-print-directory", *args, cwd=REPO_ROOT, env=server["env"], check=check)
+
+
+def test_prod_deploys_take_a_backup_before_migrating_unless_skipped(server: dict) -> None:
+    folder = server["root"] / "backups" / "prod"
+    earlier = set(folder.glob("*.dump"))  # one per prod deploy so far
+    assert len(earlier) == 2
+    out = deploy(server, "prod", "v1.1").stdout
+    assert out.index("] backup") < out.index("] migrate")
+    (dump,) = set(folder.glob("*.dump")) - earlier
+    manifest = json.loads(dump.with_name(dump.name + ".json").read_text())
+    assert manifest["reason"] == "before deploying v1.1"
+    assert manifest["release"] == server["shas"]["v1.0"]  # what ran when it was taken
+    out = deploy(server, "prod", "v1.0", "--skip-backup").stdout
+    assert "skipped: --skip-backup" in out
+    assert set(folder.glob("*.dump")) == {*earlier, dump}
+    log = make(server, "releases", "ENV=prod").stdout.splitlines()
+    assert f"backup: {dump.name}" in log[-2]
+    assert "backup: skipped (--skip-backup)" in log[-1]
+    settle(HOSTS["prod"], 200)
+    assert json.loads(curl(HOSTS["prod"], "/healthz")[2])["release"] == server["shas"]["v1.0"]
+
+
+def fingerprint(database: str) -> dict[str, tuple[int, str]]:
+    """Each table's row count and an md5 of its ordered rows."""
+    with psycopg.connect(f"{POSTGRES}/{database}") as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        found = {}
+        for table in tables:
+            row = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f'FROM "{table}" t'
+            ).fetchone()
+            assert row is not None
+            found[table] = (row[0], row[1])
+        return found
+
+
+# The running beat writes its bookkeeping (last run, run count) every couple of seconds.
+BEAT_BOOKKEEPING = {"django_celery_beat_periodictask", "django_celery_beat_periodictasks"}
+
+
+def comparable(found: dict[str, tuple[int, str]]) -> dict[str, object]:
+    return {
+        table: count if table in BEAT_BOOKKEEPING else (count, digest)
+        for table, (count, digest) in found.items()
+    }
+
+
+def test_backup_restore_round_trip_through_the_running_environment(server: dict) -> None:
+    database = server["databases"]["staging"]
+    with psycopg.connect(f"{POSTGRES}/{database}", autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
+            "email, is_staff, is_active, date_joined) VALUES ('!', true, 'jdupont', 'Jeanne', "
+            "'Dupont', 'jeanne.dupont@groupe-suffren.com', true, true, now())"
+        )
+    before = fingerprint(database)
+    out = make(server, "db-backup", "ENV=staging").stdout
+    (dump,) = sorted((server["root"] / "backups" / "staging").glob("*.dump"))
+    assert f"db-backup: {dump}" in out
+    assert "KiB, sha256" in out or "MiB, sha256" in out
+    checked = sh("sha256sum", "-c", dump.name + ".sha256", cwd=dump.parent)
+    assert checked.stdout.strip().endswith("OK")
+    with psycopg.connect(f"{POSTGRES}/{database}", autocommit=True) as conn:
+        conn.execute("DELETE FROM auth_user")
+        conn.execute("DELETE FROM django_celery_beat_periodictask")
+    assert comparable(fingerprint(database)) != comparable(before)
+    started = time.monotonic()
+    out = make(server, "db-restore", "ENV=staging", f"FILE={dump.name}").stdout
+    server["timings"]["db-restore staging"] = [round(time.monotonic() - started, 1)]
+    print(out)
+    for step in (
+        "verify backup",
+        "safety backup",
+        "stop the app",
+        "restore",
+        "migrate",
+        "start the app",
+    ):
+        assert f"] {step}" in out, out
+    assert comparable(fingerprint(database)) == comparable(before)
+    settle(HOSTS["staging"], 200, auth=True)
+    status, _, body = curl(HOSTS["staging"], "/healthz", auth=True)
+    assert status == 200, body[:300]
+
+
+def test_restoring_into_prod_without_the_flag_is_refused(server: dict) -> None:
+    dump = sorted((server["root"] / "backups" / "prod").glob("*.dump"))[-1]
+    before = fingerprint(server["databases"]["prod"])
+    result = make(server, "db-restore", "ENV=prod", f"FILE={dump.name}", check=False)
+    assert result.returncode == 2
+    assert "restoring into prod replaces production's data: add --confirm prod" in result.stderr
+    assert comparable(fingerprint(server["databases"]["prod"])) == comparable(before)
+    assert curl(HOSTS["prod"], "/healthz")[0] == 200
+
+
+def test_a_corrupted_backup_is_refused_before_anything_is_touched(server: dict) -> None:
+    folder = server["root"] / "backups" / "staging"
+    original = sorted(folder.glob("*.dump"))[0]
+    corrupted = folder / "aletheia-staging-corrupted.dump"
+    data = bytearray(original.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupted.write_bytes(bytes(data))
+    for suffix in (".sha256", ".json"):
+        Path(str(corrupted) + suffix).write_text(Path(str(original) + suffix).read_text())
+    files_before = sorted(p.name for p in folder.iterdir())
+    ps_before = make(server, "ps", "ENV=staging").stdout
+    result = make(server, "db-restore", "ENV=staging", f"FILE={corrupted}", check=False)
+    assert result.returncode == 2
+    assert "aletheia-staging-corrupted.dump is corrupted: sha256" in result.stderr
+    assert "] safety backup" not in result.stdout
+    assert sorted(p.name for p in folder.iterdir()) == files_before
+    assert make(server, "ps", "ENV=staging").stdout.count(" Up ") == ps_before.count(" Up ")
+    assert curl(HOSTS["staging"], "/healthz", auth=True)[0] == 200
+    log = (server["root"] / "aletheia" / "state" / "restores-staging.jsonl").read_text()
+    assert json.loads(log.splitlines()[-1])["result"] == "refused"
+
+
+def doctor_rows(out: str) -> dict[str, tuple[str, str]]:
+    rows = [
+        re.match(r"^  (.+?)\s{2,}(PASS|WARN|FAIL)\s{2,}(.*)$", line) for line in out.splitlines()
+    ]
+    return {m[1]: (m[2], m[3]) for m in rows if m}
+
+
+def test_doctor_passes_then_flags_a_readable_env_file_and_a_missing_certificate(
+    server: dict,
+) -> None:
+    result = make(server, "doctor", "ENV=prod", check=False)
+    print(result.stdout)
+    rows = doctor_rows(result.stdout)
+    assert list(rows) == [
+        "env file",
+        "database",
+        "redis",
+        "nginx config",
+        "certificate",
+        "backup disk space",
+        "running release",
+    ]
+    assert result.returncode == 0, result.stdout
+    assert rows["redis"] == (
+        "PASS",
+        "cache db 0, broker db 1 (environments.toml: 0, 1), both answer",
+    )
+    assert rows["database"][0] == "WARN"  # the test's database is not named aletheia_prod
+    assert rows["running release"][0] == "PASS"
+    assert "days to expiry" in rows["certificate"][1]
+
+    env_file = server["root"] / "aletheia" / "envs" / ".env.prod"
+    env_file.chmod(0o644)
+    try:
+        result = make(server, "doctor", "ENV=prod", check=False)
+    finally:
+        env_file.chmod(0o600)
+    assert result.returncode != 0
+    assert doctor_rows(result.stdout)["env file"][0] == "FAIL"
+    assert "readable by others (mode 644)" in result.stdout
+
+    certificates = server["root"] / "nginx" / "certs"
+    aside = server["root"] / "certificate-aside"
+    (certificates / HOSTS["prod"]).rename(aside)
+    try:
+        result = make(server, "doctor", "ENV=prod", check=False)
+    finally:
+        aside.rename(certificates / HOSTS["prod"])
+    assert result.returncode != 0
+    rows = doctor_rows(result.stdout)
+    assert rows["certificate"][0] == "FAIL"
+    assert rows["certificate"][1].startswith("missing in")
+    assert rows["env file"][0] == "PASS"
+
+
+def test_images_are_kept_per_environment_and_pruning_spares_the_others(server: dict) -> None:
+    def kept(ref: str) -> bool:
+        image = f"aletheia:{server['shas'][ref]}"
+        return sh(DOCKER, "image", "inspect", image, check=False).returncode == 0
+
+    # the broken release was built, never succeeded anywhere: a deploy's pruning removed it
+    assert not kept("broken")
+    # staging keeping a single release (feature) must not remove develop, which dev runs
+    out = ops(server, "prune-images", ALETHEIA_IMAGES_KEEP="1").stdout
+    print(out)
+    assert "kept (last 1 releases of each environment)" in out
+    assert kept("develop")
+    assert kept("feature")

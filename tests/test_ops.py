@@ -167,3 +167,20 @@ def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: P
     assert deploy.rollback_target("prod", settings, "ccc")["ref"] == "v1.2"
     with pytest.raises(deploy.Refused, match="'bbb' is not a release of prod"):
         deploy.rollback_target("prod", settings, "bbb")  # it failed: never a target
+
+
+def test_every_server_setting_is_documented() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    read = set()
+    for module in ("settings.py", "nginx.py"):
+        read |= set(
+            re.findall(
+                r"(?:env|environ)\.get\(\"(ALETHEIA_[A-Z_]+)\"", (root / "ops" / module).read_text()
+            )
+        )
+    docs = (root / "docs" / "deployment.md").read_text()
+    section = docs[docs.index("## Server settings") : docs.index("## First-time server setup")]
+    assert len(read) >= 15
+    assert sorted(name for name in read if f"`{name}`" not in section) == []

@@ -258,7 +258,7 @@ def test_image_retention_never_prunes_what_another_environment_keeps() -> None:
     def log(*shas: str) -> list[dict[str, object]]:
         return [{"sha": sha, "result": "succeeded"} for sha in shas]
 
-    logs = {
+    logs: dict[str, list[dict[str, object]]] = {
         "dev": log("a", "b", "c", "d"),
         "staging": [*log("a", "b"), {"sha": "x", "result": "failed"}, *log("c")],
         "prod": log("a"),  # prod still runs the oldest release

@@ -281,3 +281,23 @@ def test_doctor_table_shows_each_check_and_the_totals() -> None:
     )
     assert "  env file         FAIL    mode 644" in text
     assert text.endswith("3 checks: 1 passed, 1 warning(s), 1 failed")
+
+
+def test_a_failing_backup_says_why_and_leaves_no_file(server: dict) -> None:
+    env_file = server["root"] / "aletheia" / "envs" / ".env.staging"
+    env_file.write_text(
+        env_file.read_text().replace(server["databases"]["staging"], "aletheia_no_such_database")
+    )
+    result = ops(server, "db-backup", "staging")
+    assert result.returncode == 1
+    assert "step 'backup' failed" in result.stderr
+    assert 'database "aletheia_no_such_database" does not exist' in result.stderr
+    assert list((server["root"] / "backups" / "staging").iterdir()) == []
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused(server: dict) -> None:
+    env_file = server["root"] / "aletheia" / "envs" / ".env.staging"
+    env_file.write_text(env_file.read_text().replace(f"{POSTGRES}/", "sqlite:////tmp/"))
+    result = ops(server, "db-backup", "staging")
+    assert result.returncode == 2
+    assert "DATABASE_URL is not a PostgreSQL database URL: sqlite://…" in result.stderr

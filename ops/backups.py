@@ -108,11 +108,13 @@ def sidecars(dump: Path) -> tuple[Path, Path]:
 
 
 def human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+    if size < 1024:
+        return f"{int(size)} B"
+    for unit in ("KiB", "MiB", "GiB"):
         size /= 1024
-    return f"{size:.1f} GiB"
+        if size < 1024 or unit == "GiB":
+            break
+    return f"{size:.1f} {unit}"
 
 
 def list_backups(settings: ServerSettings, name: str) -> list[tuple[Path, dict[str, object]]]:
@@ -136,8 +138,13 @@ def to_prune(
     return doomed
 
 
-def prune(settings: ServerSettings, runner: Runner, name: str) -> None:
-    dumps = [(dump, dump.stat().st_mtime) for dump, _ in list_backups(settings, name)]
+def prune(settings: ServerSettings, runner: Runner, name: str, spare: Path | None) -> None:
+    """Apply the retention to the environment's backups, sparing `spare` (being restored)."""
+    dumps = [
+        (dump, dump.stat().st_mtime)
+        for dump, _ in list_backups(settings, name)
+        if spare is None or dump.resolve() != spare.resolve()
+    ]
     for dump in to_prune(dumps, settings.backup_keep, settings.backup_max_age_days, time.time()):
         runner.say(f"    retention: deleting {dump.name}")
         if not runner.dry_run:
@@ -158,8 +165,10 @@ def backup(
     runner: Runner,
     env_values: dict[str, str],
     reason: str,
+    spare: Path | None = None,
 ) -> Path:
-    """pg_dump the environment's database into its backup directory; returns the dump's path."""
+    """pg_dump the environment's database into its backup directory, then apply the retention
+    (never to `spare`); returns the dump's path."""
     name = environment.name
     database = Database.from_url(env_values.get("DATABASE_URL", ""))
     target_dir = directory(settings, name)
@@ -212,7 +221,7 @@ def backup(
     )
     manifest.chmod(0o600)
     runner.say(f"    {dump} ({human(size)}, sha256 {digest[:16]}…)")
-    prune(settings, runner, name)
+    prune(settings, runner, name, spare)
     return dump
 
 

@@ -55,7 +55,12 @@ def restore(
             lock = locks.acquire(settings.state_dir, name, f"restore {dump.name}")
         with runner.step("safety backup"):
             safety = backups.backup(
-                environment, settings, runner, values, reason=f"before restoring {dump.name}"
+                environment,
+                settings,
+                runner,
+                values,
+                reason=f"before restoring {dump.name}",
+                spare=dump,  # retention must not delete the file about to be restored
             )
             entry["safety_backup"] = safety.name
         replace_data(environment, settings, runner, database, dump, anonymise)

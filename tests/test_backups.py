@@ -301,3 +301,22 @@ def test_a_database_url_that_is_not_postgresql_is_refused(server: dict) -> None:
     result = ops(server, "db-backup", "staging")
     assert result.returncode == 2
     assert "DATABASE_URL is not a PostgreSQL database URL: sqlite://…" in result.stderr
+
+
+def test_retention_applies_after_each_backup_but_spares_the_file_being_restored(
+    server: dict,
+) -> None:
+    server["env"]["ALETHEIA_BACKUP_KEEP"] = "2"
+    oldest = backup(server, "staging")
+    backup(server, "staging")
+    newest = backup(server, "staging")  # the third: the oldest goes
+    folder = oldest.parent
+    assert not oldest.exists()
+    assert not backups.sidecars(oldest)[0].exists()
+    assert len(list(folder.glob("*.dump"))) == 2
+    second = sorted(folder.glob("*.dump"))[0]
+    # restoring the oldest kept backup: its safety backup must not push it out mid-restore
+    result = ops(server, "db-restore", "staging", second.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert second.exists()
+    assert newest.exists()

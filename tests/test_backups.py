@@ -320,3 +320,20 @@ def test_retention_applies_after_each_backup_but_spares_the_file_being_restored(
     assert result.returncode == 0, result.stdout + result.stderr
     assert second.exists()
     assert newest.exists()
+
+
+def test_dry_runs_print_the_plan_and_change_nothing(server: dict) -> None:
+    dump = backup(server, "staging")
+    before = fingerprint(server["databases"]["staging"])
+    files = sorted(dump.parent.iterdir())
+    plan = ops(server, "db-restore", "staging", dump.name, "--dry-run")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "$ pg_dump --format=custom" in plan.stdout  # the safety backup
+    assert "$ pg_restore --no-owner --no-acl --file - <" in plan.stdout
+    assert "| psql --no-psqlrc" in plan.stdout
+    plan = ops(server, "db-backup", "prod", "--dry-run")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert sorted(dump.parent.iterdir()) == files
+    assert not (server["root"] / "backups" / "prod").exists()
+    assert fingerprint(server["databases"]["staging"]) == before
+    assert not (server["root"] / "aletheia" / "state" / "restores-staging.jsonl").exists()

@@ -268,14 +268,14 @@ def verify(dump: Path, runner: Runner) -> dict[str, object]:
     return dict(json.loads(manifest.read_text()))
 
 
-def check_restore_allowed(
-    target: str, source: str, confirm: str | None, from_env: str | None
-) -> None:
-    """The rules a restore must pass before anything is touched."""
+def check_confirmation(target: str, confirm: str | None) -> None:
     if target == "prod" and confirm != "prod":
         raise BackupRefused(
             "restoring into prod replaces production's data: add --confirm prod (make … CONFIRM=prod)"
         )
+
+
+def check_origin(target: str, source: str, from_env: str | None) -> None:
     if source != target and from_env != source:
         raise BackupRefused(
             f"this backup was made from {source}, not {target}: add --from-env {source} "

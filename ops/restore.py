@@ -27,8 +27,7 @@ def restore(
     from_env: str | None = None,
 ) -> DeployResult:
     environment = server_environment(name)
-    if name == "prod" and confirm != "prod":
-        backups.check_restore_allowed(name, name, confirm, from_env)  # raises: the prod rule
+    backups.check_confirmation(name, confirm)
     values = check_env_file(environment, settings)
     database = backups.Database.from_url(values.get("DATABASE_URL", ""))
     started = time.monotonic()
@@ -44,7 +43,7 @@ def restore(
         with runner.step("verify backup"):
             manifest = backups.verify(dump, runner)
             source = str(manifest.get("environment", ""))
-            backups.check_restore_allowed(name, source, confirm, from_env)
+            backups.check_origin(name, source, from_env)
             anonymise = backups.needs_anonymising(source, name)
             entry.update(file=dump.name, source=source, anonymised=anonymise)
             runner.say(

@@ -582,6 +582,42 @@ def test_a_corrupted_backup_is_refused_before_anything_is_touched(server: dict) 
     assert json.loads(log.splitlines()[-1])["result"] == "refused"
 
 
+def test_prod_data_reaches_staging_anonymised_on_the_real_schema(server: dict) -> None:
+    with psycopg.connect(f"{POSTGRES}/{server['databases']['prod']}", autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
+            "email, is_staff, is_active, date_joined, last_login) VALUES ('pbkdf2_sha256$x', "
+            "false, 'pmartin', 'Paul', 'Martin', 'paul.martin@groupe-suffren.com', true, true, "
+            "now(), now())"
+        )
+        conn.execute("INSERT INTO django_session VALUES ('k1', 'data', now() + interval '1 day')")
+    ops(server, "db-backup", "prod")
+    dump = sorted((server["root"] / "backups" / "prod").glob("*.dump"))[-1]
+    out = make(server, "db-restore", "ENV=staging", f"FILE={dump.name}", "FROM_ENV=prod").stdout
+    assert "will be anonymised" in out
+    with psycopg.connect(f"{POSTGRES}/{server['databases']['staging']}") as conn:
+        users = conn.execute(
+            "SELECT id, username, first_name, last_name, email, password, last_login FROM auth_user"
+        ).fetchall()
+        assert [u[1:] for u in users] == [
+            (
+                f"user{users[0][0]}",
+                "",
+                "",
+                f"user{users[0][0]}@example.invalid",
+                "!anonymised",
+                None,
+            )
+        ]
+        assert conn.execute("SELECT count(*) FROM django_session").fetchone() == (0,)
+    settle(HOSTS["staging"], 200, auth=True)
+    status, _, body = curl(HOSTS["staging"], "/healthz", auth=True)
+    assert status == 200, body[:300]
+    log = (server["root"] / "aletheia" / "state" / "restores-staging.jsonl").read_text()
+    entry = json.loads(log.splitlines()[-1])
+    assert (entry["source"], entry["from_env_flag"], entry["anonymised"]) == ("prod", "prod", True)
+
+
 def doctor_rows(out: str) -> dict[str, tuple[str, str]]:
     rows = [
         re.match(r"^  (.+?)\s{2,}(PASS|WARN|FAIL)\s{2,}(.*)$", line) for line in out.splitlines()

@@ -59,12 +59,136 @@ def in_environment(name: str, settings: ServerSettings, runner: Runner, *compose
     ).returncode
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m ops", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser(
-        "deploy", help="deploy REF (dev/staging: develop by default; prod: a tag) to ENV"
+Args = argparse.Namespace
+
+
+def report(args: Args, result: deploy.DeployResult, runner: Runner, started: float) -> int:
+    """How a deploy, a rollback or a restore ended: 0 done, 2 refused, 1 failed."""
+    elapsed = time.monotonic() - started
+    if result.ok:
+        print(f"{args.command}: {result.message} in {elapsed:.1f}s ({runner.summary()})")
+        return 0
+    if result.refused:
+        print(f"refused: {result.message} (nothing changed)", file=sys.stderr)
+        return 2
+    print(
+        f"{args.command} of {args.env} FAILED after {elapsed:.1f}s: {result.message}",
+        file=sys.stderr,
     )
+    return 1
+
+
+def cmd_deploy(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    started = time.monotonic()
+    result = deploy.deploy(args.env, args.ref, settings, runner, args.skip_backup)
+    return report(args, result, runner, started)
+
+
+def cmd_rollback(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    started = time.monotonic()
+    return report(args, deploy.rollback(args.env, args.to, settings, runner), runner, started)
+
+
+def cmd_db_restore(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    started = time.monotonic()
+    result = restore.restore(args.env, args.file, settings, runner, args.confirm, args.from_env)
+    return report(args, result, runner, started)
+
+
+def cmd_db_backup(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    started = time.monotonic()
+    environment = deploy.server_environment(args.env)
+    values = deploy.check_env_file(environment, settings)
+    with runner.step("backup"):
+        dump = backups.backup(environment, settings, runner, values, reason="by hand")
+    print(f"db-backup: {dump} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_db_backups(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    deploy.server_environment(args.env)
+    for dump, manifest in backups.list_backups(settings, args.env):
+        print(
+            f"{dump.name}  {backups.human(dump.stat().st_size):>10}  "
+            f"{manifest.get('ref', '')!s:<10} {manifest.get('reason', '')}"
+        )
+    return 0
+
+
+def cmd_releases(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    deploy.server_environment(args.env)
+    for entry in releases.read(settings.state_dir, args.env):
+        columns = [
+            str(entry["at"]),
+            f"{entry['result']!s:<9} {entry.get('ref', '')!s:<12} {str(entry.get('sha', ''))[:12]:<12}",
+            str(entry.get("who", "")),
+            f"{entry.get('seconds', '')}s",
+            f"backup: {entry['backup']}" if entry.get("backup") else "",
+            str(entry.get("error", "")),
+        ]
+        print("  ".join(columns).rstrip())
+    return 0
+
+
+def cmd_doctor(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    with open(os.devnull, "w") as quiet:  # the table says it all: no command echo
+        checks = doctor.examine(args.env, settings, Runner(out=quiet))
+    print(doctor.table(args.env, checks))
+    return 1 if any(c.result == doctor.FAIL for c in checks) else 0
+
+
+def cmd_prune_images(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    with runner.step("prune images"):
+        images.prune(settings, runner)
+    return 0
+
+
+def cmd_unlock(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    deploy.server_environment(args.env)
+    locks.release(settings.state_dir / f"deploy-{args.env}.lock")
+    print(f"deploy lock of {args.env} removed")
+    return 0
+
+
+def cmd_nginx_activate(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    environment = deploy.server_environment(args.env)
+    if not nginx.has_certificate(environment, settings):
+        raise deploy.Refused(
+            f"no certificate in {settings.cert_dir / nginx.host_name(environment)}"
+        )
+    values = deploy.parse_env_file(settings.root / environment.env_file)
+    with runner.step("nginx-activate"):
+        deploy.switch_nginx(environment, settings, runner, int(values.get("PORT", "8000")))
+    return 0
+
+
+# Commands that run compose in the environment's current release.
+IN_ENVIRONMENT = {
+    "ps": ["ps"],
+    "logs": ["logs", "-f", "--tail=100"],
+    "shell": ["exec", "web", "bash"],
+    "migrate": ["run", "--rm", "--no-deps", "manage", "manage", "migrate"],
+    "sync-all": ["run", "--rm", "--no-deps", "manage", "manage", "sync_doctolib", "--all"],
+}
+
+COMMANDS = {
+    "deploy": cmd_deploy,
+    "rollback": cmd_rollback,
+    "db-backup": cmd_db_backup,
+    "db-backups": cmd_db_backups,
+    "db-restore": cmd_db_restore,
+    "doctor": cmd_doctor,
+    "releases": cmd_releases,
+    "prune-images": cmd_prune_images,
+    "unlock": cmd_unlock,
+    "nginx-activate": cmd_nginx_activate,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="python3 -m ops", description=__doc__)
+    sub = main_parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("deploy", help="deploy REF (dev/staging: develop by default; prod: a tag)")
     p.add_argument("env")
     p.add_argument("ref", nargs="?")
     p.add_argument(
@@ -72,16 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="prod: do not take the pre-migration backup (recorded in the release log)",
     )
-    back = sub.add_parser(
-        "rollback", help="put a kept image back (the previous release, or TO=sha)"
-    )
-    back.add_argument("env")
-    back.add_argument("to", nargs="?", help="a sha (prefix) from the release log")
-    r = sub.add_parser("db-restore", help="restore a backup FILE into ENV's database")
-    r.add_argument("env")
-    r.add_argument("file", help="a .dump path, or its name in the backups directory")
-    r.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")
-    r.add_argument(
+    p = sub.add_parser("rollback", help="put a kept image back (the previous release, or TO=sha)")
+    p.add_argument("env")
+    p.add_argument("to", nargs="?", help="a sha (prefix) from the release log")
+    p = sub.add_parser("db-restore", help="restore a backup FILE into ENV's database")
+    p.add_argument("env")
+    p.add_argument("file", help="a .dump path, or its name in the backups directory")
+    p.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")
+    p.add_argument(
         "--from-env",
         metavar="ENV",
         help="the backup's environment, required when it is not ENV (recorded)",
@@ -103,96 +225,24 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prune-images", help="remove images no environment keeps")
     for p in sub.choices.values():
         p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
-    o = sub.add_parser(
+    p = sub.add_parser(
         "compose-overlays",
         help="write docker-compose.{dev,staging,prod}.yml from environments.toml",
     )
-    o.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
+    p.add_argument("--check", action="store_true")
+    return main_parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.command == "compose-overlays":
         return compose_overlays(args.check)
     settings = ServerSettings.from_environment()
     runner = Runner(dry_run=args.dry_run)
-    started = time.monotonic()
     try:
-        if args.command in ("deploy", "rollback", "db-restore"):
-            if args.command == "deploy":
-                result = deploy.deploy(args.env, args.ref, settings, runner, args.skip_backup)
-            elif args.command == "rollback":
-                result = deploy.rollback(args.env, args.to, settings, runner)
-            else:
-                result = restore.restore(
-                    args.env, args.file, settings, runner, args.confirm, args.from_env
-                )
-            elapsed = time.monotonic() - started
-            if result.ok:
-                print(f"{args.command}: {result.message} in {elapsed:.1f}s ({runner.summary()})")
-                return 0
-            if result.refused:
-                print(f"refused: {result.message} (nothing changed)", file=sys.stderr)
-                return 2
-            print(
-                f"{args.command} of {args.env} FAILED after {elapsed:.1f}s: {result.message}",
-                file=sys.stderr,
-            )
-            return 1
-        if args.command == "releases":
-            deploy.server_environment(args.env)
-            for entry in releases.read(settings.state_dir, args.env):
-                backup = f"backup: {entry['backup']}" if entry.get("backup") else ""
-                print(
-                    f"{entry['at']}  {entry['result']:<9} {entry.get('ref', ''):<12} {str(entry.get('sha', ''))[:12]:<12} "
-                    f"{entry.get('who', '')}  {entry.get('seconds', '')}s  {backup}  {entry.get('error', '')}".rstrip()
-                )
-            return 0
-        if args.command == "db-backup":
-            environment = deploy.server_environment(args.env)
-            values = deploy.check_env_file(environment, settings)
-            with runner.step("backup"):
-                dump = backups.backup(environment, settings, runner, values, reason="by hand")
-            print(f"db-backup: {dump} in {time.monotonic() - started:.1f}s")
-            return 0
-        if args.command == "db-backups":
-            deploy.server_environment(args.env)
-            for dump, manifest in backups.list_backups(settings, args.env):
-                print(
-                    f"{dump.name}  {backups.human(dump.stat().st_size):>10}  "
-                    f"{manifest.get('ref', '')!s:<10} {manifest.get('reason', '')}"
-                )
-            return 0
-        if args.command == "prune-images":
-            with runner.step("prune images"):
-                images.prune(settings, runner)
-            return 0
-        if args.command == "doctor":
-            quiet = Runner(out=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
-            checks = doctor.examine(args.env, settings, quiet)
-            print(doctor.table(args.env, checks))
-            return 1 if any(c.result == doctor.FAIL for c in checks) else 0
-        if args.command == "unlock":
-            deploy.server_environment(args.env)
-            locks.release(settings.state_dir / f"deploy-{args.env}.lock")
-            print(f"deploy lock of {args.env} removed")
-            return 0
-        if args.command == "nginx-activate":
-            environment = deploy.server_environment(args.env)
-            if not nginx.has_certificate(environment, settings):
-                raise deploy.Refused(
-                    f"no certificate in {settings.cert_dir / nginx.host_name(environment)}"
-                )
-            values = deploy.parse_env_file(settings.root / environment.env_file)
-            with runner.step("nginx-activate"):
-                deploy.switch_nginx(environment, settings, runner, int(values.get("PORT", "8000")))
-            return 0
-        compose_args = {
-            "ps": ["ps"],
-            "logs": ["logs", "-f", "--tail=100"],
-            "shell": ["exec", "web", "bash"],
-            "migrate": ["run", "--rm", "--no-deps", "manage", "manage", "migrate"],
-            "sync-all": ["run", "--rm", "--no-deps", "manage", "manage", "sync_doctolib", "--all"],
-        }[args.command]
-        return in_environment(args.env, settings, runner, *compose_args)
+        if args.command in IN_ENVIRONMENT:
+            return in_environment(args.env, settings, runner, *IN_ENVIRONMENT[args.command])
+        return COMMANDS[args.command](args, settings, runner)
     except (Refusal, locks.LockHeld) as exc:
         print(f"refused: {exc} (nothing changed)", file=sys.stderr)
         return 2

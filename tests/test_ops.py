@@ -184,3 +184,12 @@ def test_every_server_setting_is_documented() -> None:
     section = docs[docs.index("## Server settings") : docs.index("## First-time server setup")]
     assert len(read) >= 15
     assert sorted(name for name in read if f"`{name}`" not in section) == []
+
+
+def test_every_ops_command_has_a_handler() -> None:
+    import argparse
+
+    from ops.__main__ import COMMANDS, IN_ENVIRONMENT, parser
+
+    (sub,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == {*COMMANDS, *IN_ENVIRONMENT, "compose-overlays"}

@@ -162,9 +162,8 @@ db-restore: ## ENV=… FILE=…: restore a backup (CONFIRM=prod for prod; FROM_E
 	$(OPS) db-restore $(ENV) "$(FILE)" $(if $(CONFIRM),--confirm $(CONFIRM)) $(if $(FROM_ENV),--from-env $(FROM_ENV)) $(OPS_FLAGS)
 
 .PHONY: doctor
-doctor: ## ENV=…: check that environment on the server and print a pass/fail table
-	$(SERVER_ENV)
-	$(OPS) doctor $(ENV)
+doctor: ## check each server environment (or ENV=…) and print a pass/fail table
+	$(OPS) doctor $(filter-out local,$(ENV))
 
 .PHONY: prune-images
 prune-images: ## remove the images no environment keeps (each keeps its last ALETHEIA_IMAGES_KEEP releases)

@@ -131,10 +131,15 @@ def cmd_releases(args: Args, settings: ServerSettings, runner: Runner) -> int:
 
 
 def cmd_doctor(args: Args, settings: ServerSettings, runner: Runner) -> int:
+    """One environment's table, or every server environment's without ENV."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    failed = False
     with open(os.devnull, "w") as quiet:  # the table says it all: no command echo
-        checks = doctor.examine(args.env, settings, Runner(out=quiet))
-    print(doctor.table(args.env, checks))
-    return 1 if any(c.result == doctor.FAIL for c in checks) else 0
+        for name in names:
+            checks = doctor.examine(name, settings, Runner(out=quiet))
+            print(doctor.table(name, checks) + ("\n" if name != names[-1] else ""))
+            failed = failed or any(c.result == doctor.FAIL for c in checks)
+    return 1 if failed else 0
 
 
 def cmd_prune_images(args: Args, settings: ServerSettings, runner: Runner) -> int:
@@ -211,7 +216,6 @@ def parser() -> argparse.ArgumentParser:
     for name, text in [
         ("db-backup", "pg_dump the environment's database into the backups directory"),
         ("db-backups", "list the environment's backups"),
-        ("doctor", "check the environment's part of the server: a pass/fail table"),
         ("ps", "containers"),
         ("logs", "follow logs"),
         ("shell", "bash in the web container"),
@@ -222,6 +226,9 @@ def parser() -> argparse.ArgumentParser:
         ("releases", "print the release log"),
     ]:
         sub.add_parser(name, help=text).add_argument("env")
+    sub.add_parser(
+        "doctor", help="check an environment's part of the server (all without ENV): pass/fail"
+    ).add_argument("env", nargs="?")
     sub.add_parser("prune-images", help="remove images no environment keeps")
     for p in sub.choices.values():
         p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")

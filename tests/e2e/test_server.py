@@ -672,6 +672,14 @@ def test_doctor_passes_then_flags_a_readable_env_file_and_a_missing_certificate(
     assert rows["certificate"][1].startswith("missing in")
     assert rows["env file"][0] == "PASS"
 
+    every = make(server, "doctor", check=False)  # no ENV: one table per environment
+    assert [line for line in every.stdout.splitlines() if line.startswith("doctor ")] == [
+        "doctor dev",
+        "doctor staging",
+        "doctor prod",
+    ]
+    assert every.returncode == 0, every.stdout
+
 
 def test_images_are_kept_per_environment_and_pruning_spares_the_others(server: dict) -> None:
     def kept(ref: str) -> bool:

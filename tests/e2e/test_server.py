@@ -424,6 +424,7 @@ def test_rollback_puts_the_previous_release_back_in_seconds(server: dict) -> Non
     assert release_of(HOSTS["staging"], server["shas"]["develop"]) == server["shas"]["develop"]
     started = time.monotonic()
     out = sh("make", "rollback", "ENV=staging", cwd=REPO_ROOT, env=server["env"]).stdout
+    print(out)
     server["timings"]["rollback staging"] = [round(time.monotonic() - started, 1)]
     assert "rolled back to feature" in out
     assert "docker build" not in out
@@ -466,6 +467,7 @@ def test_prod_deploys_take_a_backup_before_migrating_unless_skipped(server: dict
     earlier = set(folder.glob("*.dump"))  # one per prod deploy so far
     assert len(earlier) == 2
     out = deploy(server, "prod", "v1.1").stdout
+    print(out)
     assert out.index("] backup") < out.index("] migrate")
     (dump,) = set(folder.glob("*.dump")) - earlier
     manifest = json.loads(dump.with_name(dump.name + ".json").read_text())
@@ -475,6 +477,7 @@ def test_prod_deploys_take_a_backup_before_migrating_unless_skipped(server: dict
     assert "skipped: --skip-backup" in out
     assert set(folder.glob("*.dump")) == {*earlier, dump}
     log = make(server, "releases", "ENV=prod").stdout.splitlines()
+    print("\n".join(log), make(server, "db-backups", "ENV=prod").stdout, sep="\n")
     assert f"backup: {dump.name}" in log[-2]
     assert "backup: skipped (--skip-backup)" in log[-1]
     settle(HOSTS["prod"], 200)

@@ -63,11 +63,16 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), actionlint (workflows)
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), actionlint (workflows), docs build
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
 	$(RUN) actionlint
+	$(RUN) mkdocs build --strict --quiet
+
+.PHONY: docs
+docs: $(VENV_STAMP) ## serve the documentation site (docs/, mkdocs) on http://localhost:8001
+	$(RUN) mkdocs serve --dev-addr 127.0.0.1:8001
 
 .PHONY: format
 format: $(VENV_STAMP) ## auto-format and fix imports (ruff)

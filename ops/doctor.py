@@ -44,6 +44,11 @@ for role, url in (("cache", settings.CACHES["default"]["LOCATION"]), ("broker", 
     except Exception as exc:
         status = str(exc).strip()[:200]
     report[role] = [client.connection_pool.connection_kwargs.get("db", 0), status]
+from datetime import datetime, timezone
+from aletheia.core.health import last_heartbeat
+seen = last_heartbeat()
+age = (datetime.now(timezone.utc) - datetime.fromisoformat(seen)).total_seconds() if seen else None
+report["heartbeat"] = [settings.PERIODIC_TASKS["core-heartbeat"]["every"].total_seconds(), age]
 print(json.dumps(report))
 """
 
@@ -145,6 +150,23 @@ def check_redis(ctx: Context) -> tuple[str, str]:
     return PASS, f"{detail}, both answer"
 
 
+def check_workers(ctx: Context) -> tuple[str, str]:
+    """Beat schedules the heartbeat task, a worker runs it: a recent one proves both."""
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    every, age = ctx.probe["heartbeat"]
+    assert isinstance(every, float)
+    if age is None:
+        return FAIL, "no heartbeat ever: beat or the worker is not running"
+    assert isinstance(age, float)
+    detail = (
+        f"last heartbeat {age:.0f}s ago (beat schedules it every {every:.0f}s, a worker runs it)"
+    )
+    if age > 3 * every + 30:
+        return FAIL, f"{detail}: beat or the worker has stopped"
+    return PASS, detail
+
+
 def check_nginx(ctx: Context) -> tuple[str, str]:
     result = ctx.runner.run(
         list(ctx.settings.nginx_test), check=False, capture=True, mutating=False
@@ -235,6 +257,7 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
     ("env file", check_env_file),
     ("database", check_database),
     ("redis", check_redis),
+    ("worker and beat", check_workers),
     ("nginx config", check_nginx),
     ("certificate", check_certificate),
     ("backup disk space", check_backup_space),

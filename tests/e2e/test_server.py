@@ -638,6 +638,7 @@ def test_doctor_passes_then_flags_a_readable_env_file_and_a_missing_certificate(
         "env file",
         "database",
         "redis",
+        "worker and beat",
         "nginx config",
         "certificate",
         "backup disk space",
@@ -650,6 +651,8 @@ def test_doctor_passes_then_flags_a_readable_env_file_and_a_missing_certificate(
     )
     assert rows["database"][0] == "WARN"  # the test's database is not named aletheia_prod
     assert rows["running release"][0] == "PASS"
+    assert rows["worker and beat"][0] == "PASS"
+    assert "beat schedules it every 2s" in rows["worker and beat"][1]
     assert "days to expiry" in rows["certificate"][1]
 
     env_file = server["root"] / "aletheia" / "envs" / ".env.prod"

@@ -193,3 +193,29 @@ def test_every_ops_command_has_a_handler() -> None:
 
     (sub,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(sub.choices) == {*COMMANDS, *IN_ENVIRONMENT, "compose-overlays"}
+
+
+def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
+    from ops import doctor, environments
+    from ops.runner import Runner
+
+    ctx = doctor.Context(
+        environments.server_environments()["prod"],
+        ServerSettings.from_environment({}),
+        Runner(),
+        values={},
+    )
+    cases: list[tuple[list[object], str]] = [
+        ([60.0, 20.0], "PASS"),
+        ([60.0, 209.0], "PASS"),
+        ([60.0, 211.0], "FAIL"),
+        ([60.0, None], "FAIL"),
+    ]
+    for heartbeat, expected in cases:
+        ctx.probe = {"heartbeat": heartbeat}
+        assert doctor.check_workers(ctx)[0] == expected, heartbeat
+    ctx.probe, ctx.probe_error = None, "web container not answering: no output"
+    assert doctor.check_workers(ctx) == (
+        "FAIL",
+        "not checked: web container not answering: no output",
+    )

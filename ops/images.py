@@ -53,7 +53,13 @@ def prune(
     }
     kept = kept_shas(logs, settings.images_keep) | ({also_keep} if also_keep else set())
     listed = runner.run(commands.images_built_by_ops(settings), capture=True, mutating=False)
-    images = sorted({line.strip() for line in listed.stdout.splitlines() if ":" in line})
+    images = sorted(
+        {
+            line.strip()
+            for line in listed.stdout.splitlines()
+            if ":" in line and "<none>" not in line
+        }
+    )  # untagged layers go with docker's own `image prune`
     removed = []
     for image in to_prune(images, kept):
         result = runner.run(commands.image_remove(settings, image), check=False, capture=True)

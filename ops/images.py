@@ -68,7 +68,7 @@ def prune(
         else:
             runner.say(f"    kept {image}: {(result.stderr or '').strip()[-160:]}")
     runner.say(
-        f"    {len(removed)} image(s) removed, {len(kept)} kept "
+        f"    {len(removed)} image(s) removed, {len(kept)} release image(s) kept "
         f"(last {settings.images_keep} releases of each environment)"
     )
     return removed

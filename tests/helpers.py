@@ -4,6 +4,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import psycopg
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,3 +50,23 @@ def self_signed_certificate(cert: Path, key: Path, host: str) -> None:
         "-out",
         str(cert),
     )
+
+
+def database_fingerprint(url: str) -> dict[str, tuple[int, str]]:
+    """Each table's row count and an md5 of its rows in order: equal fingerprints, equal data."""
+    with psycopg.connect(url) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        found = {}
+        for table in tables:
+            row = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f'FROM "{table}" t'
+            ).fetchone()
+            assert row is not None
+            found[table] = (row[0], row[1])
+        return found

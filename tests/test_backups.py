@@ -21,6 +21,7 @@ from ops import backups, images
 from ops.doctor import Check, table
 from ops.settings import ServerSettings
 from tests.conftest import REPO_ROOT
+from tests.helpers import database_fingerprint
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
@@ -84,22 +85,7 @@ def fill(database: str) -> None:
 
 
 def fingerprint(database: str) -> dict[str, tuple[int, str]]:
-    """Row count and an md5 of the ordered content of every table."""
-    with psycopg.connect(f"{POSTGRES}/{database}") as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-        ]
-        found = {}
-        for name in tables:
-            row = conn.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{name}\" t"
-            ).fetchone()
-            assert row is not None
-            found[name] = (row[0], row[1])
-        return found
+    return database_fingerprint(f"{POSTGRES}/{database}")
 
 
 def ops(server: dict, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ import redis
 
 from ops import locks
 from tests.conftest import REPO_ROOT
-from tests.helpers import run_command, self_signed_certificate
+from tests.helpers import database_fingerprint, run_command, self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -485,23 +485,7 @@ def test_prod_deploys_take_a_backup_before_migrating_unless_skipped(server: dict
 
 
 def fingerprint(database: str) -> dict[str, tuple[int, str]]:
-    """Each table's row count and an md5 of its ordered rows."""
-    with psycopg.connect(f"{POSTGRES}/{database}") as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-        ]
-        found = {}
-        for table in tables:
-            row = conn.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                f'FROM "{table}" t'
-            ).fetchone()
-            assert row is not None
-            found[table] = (row[0], row[1])
-        return found
+    return database_fingerprint(f"{POSTGRES}/{database}")
 
 
 # The running beat writes its bookkeeping (last run, run count) every couple of seconds.

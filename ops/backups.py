@@ -117,10 +117,15 @@ def human(size: float) -> str:
     return f"{size:.1f} {unit}"
 
 
+def dumps(settings: ServerSettings, name: str) -> list[Path]:
+    """The environment's backups, oldest first (the names sort by time)."""
+    return sorted(directory(settings, name).glob(f"aletheia-{name}-*.dump"))
+
+
 def list_backups(settings: ServerSettings, name: str) -> list[tuple[Path, dict[str, object]]]:
     """The environment's backups, oldest first, with their manifests."""
     found = []
-    for dump in sorted(directory(settings, name).glob(f"aletheia-{name}-*.dump")):
+    for dump in dumps(settings, name):
         manifest = sidecars(dump)[1]
         found.append((dump, json.loads(manifest.read_text()) if manifest.exists() else {}))
     return found
@@ -140,23 +145,21 @@ def to_prune(
 
 def prune(settings: ServerSettings, runner: Runner, name: str, spare: Path | None) -> None:
     """Apply the retention to the environment's backups, sparing `spare` (being restored)."""
-    dumps = [
+    dated = [
         (dump, dump.stat().st_mtime)
-        for dump, _ in list_backups(settings, name)
+        for dump in dumps(settings, name)
         if spare is None or dump.resolve() != spare.resolve()
     ]
-    for dump in to_prune(dumps, settings.backup_keep, settings.backup_max_age_days, time.time()):
+    for dump in to_prune(dated, settings.backup_keep, settings.backup_max_age_days, time.time()):
         runner.say(f"    retention: deleting {dump.name}")
         if not runner.dry_run:
             for path in (dump, *sidecars(dump)):
                 path.unlink(missing_ok=True)
 
 
-def free_space_needed(settings: ServerSettings, name: str) -> int:
+def free_space_needed(last: Path | None) -> int:
     """Room for one more backup: twice the last one, and at least 100 MiB."""
-    previous = list_backups(settings, name)
-    last = previous[-1][0].stat().st_size if previous else 0
-    return max(2 * last, 100 * MIB)
+    return max(2 * last.stat().st_size if last else 0, 100 * MIB)
 
 
 def backup(
@@ -178,7 +181,9 @@ def backup(
     checksum, manifest = sidecars(dump)
     if not runner.dry_run:
         target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        free, needed = shutil.disk_usage(target_dir).free, free_space_needed(settings, name)
+        previous = dumps(settings, name)
+        free = shutil.disk_usage(target_dir).free
+        needed = free_space_needed(previous[-1] if previous else None)
         if free < needed:
             raise BackupRefused(
                 f"only {human(free)} free in {target_dir}; a backup of {name} needs {human(needed)}"
@@ -208,7 +213,6 @@ def backup(
                 "database": database.name,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "bytes": size,
-                "sha256": digest,
                 "seconds": round(time.monotonic() - started, 1),
                 "release": current.get("sha", ""),
                 "ref": current.get("ref", ""),

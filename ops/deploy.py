@@ -1,8 +1,9 @@
 """The deploy flow (docs/deployment.md, "Deploying"), and the per-environment commands.
 
 validate -> lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) ->
-[backup, prod] -> migrate -> collectstatic -> periodic tasks -> up -> health -> nginx -> record. A failure stops
-there, names the step and the cause, keeps (or puts back) the previous release, frees the lock.
+backup (prod) -> migrate -> collectstatic -> periodic tasks -> up -> health -> nginx -> prune
+images -> record. A failure stops there, names the step and the cause, keeps (or puts back) the
+previous release, frees the lock.
 """
 
 import getpass

@@ -65,14 +65,12 @@ class Context:
     environment: Environment
     settings: ServerSettings
     runner: Runner
-    values: dict[str, str]
     probe: dict[str, list[object]] | None = None
     probe_error: str = ""
 
 
 def check_env_file(ctx: Context) -> tuple[str, str]:
-    values, problems = deploy.env_file_problems(ctx.environment, ctx.settings)
-    ctx.values = values
+    _, problems = deploy.env_file_problems(ctx.environment, ctx.settings)
     if problems:
         return FAIL, "; ".join(problems)
     path = ctx.settings.root / ctx.environment.env_file
@@ -220,14 +218,15 @@ def check_backup_space(ctx: Context) -> tuple[str, str]:
     folder = backups.directory(ctx.settings, ctx.environment.name)
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     free = shutil.disk_usage(existing).free
-    needed = backups.free_space_needed(ctx.settings, ctx.environment.name)
-    kept = backups.list_backups(ctx.settings, ctx.environment.name)
-    last = (
-        f"last backup {kept[-1][0].name} ({backups.human(kept[-1][0].stat().st_size)})"
-        if kept
+    kept = backups.dumps(ctx.settings, ctx.environment.name)
+    last = kept[-1] if kept else None
+    needed = backups.free_space_needed(last)
+    said = (
+        f"last backup {last.name} ({backups.human(last.stat().st_size)})"
+        if last
         else "no backup yet"
     )
-    detail = f"{backups.human(free)} free in {existing}, {backups.human(needed)} needed; {last}"
+    detail = f"{backups.human(free)} free in {existing}, {backups.human(needed)} needed; {said}"
     return (PASS if free >= needed else FAIL), detail
 
 
@@ -267,7 +266,7 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
 
 def examine(name: str, settings: ServerSettings, runner: Runner) -> list[Check]:
     environment = deploy.server_environment(name)
-    ctx = Context(environment, settings, runner, values={})
+    ctx = Context(environment, settings, runner)
     run_probe(ctx)
     found = []
     for label, check in CHECKS:

@@ -135,10 +135,10 @@ class Runner:
                 if second and second.stdin:
                     second.stdin.close()
                 first.stdout.close()
-            codes = [("producer", producer, first.wait())]
+            codes = [(producer, first.wait())]
             if second:
-                codes.append(("consumer", consumer or [], second.wait()))
-        for _, command, code in codes:
+                codes.append((consumer or [], second.wait()))
+        for command, code in codes:
             if code != 0:
                 raise StepFailed(
                     f"step '{self._step}' failed: `{shlex.join(command)}` exited {code}"

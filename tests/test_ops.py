@@ -203,7 +203,6 @@ def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
         environments.server_environments()["prod"],
         ServerSettings.from_environment({}),
         Runner(),
-        values={},
     )
     cases: list[tuple[list[object], str]] = [
         ([60.0, 20.0], "PASS"),

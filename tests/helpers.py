@@ -70,3 +70,32 @@ def database_fingerprint(url: str) -> dict[str, tuple[int, str]]:
             assert row is not None
             found[table] = (row[0], row[1])
         return found
+
+
+SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
+
+
+def write_env_file(path: Path, **values: str) -> None:
+    """A server env file as the first-time setup makes it: KEY=value lines, mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join(
+            f"{key}={value}\n" for key, value in {"DJANGO_SECRET_KEY": SECRET, **values}.items()
+        )
+    )
+    path.chmod(0o600)
+
+
+def tear_down_environment(name: str, env: dict[str, str]) -> None:
+    """`compose down -v` of a server environment, composed by ops as its deploys compose it
+    (server settings from `env`)."""
+    from ops import commands, deploy
+    from ops.settings import ServerSettings
+
+    settings = ServerSettings.from_environment({**os.environ, **env})
+    environment = deploy.server_environment(name)
+    run_command(
+        *commands.compose(environment, settings, "down", "-v", "--timeout", "10"),
+        env={**env, **deploy.compose_env(environment, settings, "unused")},
+        check=False,
+    )

@@ -21,10 +21,9 @@ from ops import backups, images
 from ops.doctor import Check, table
 from ops.settings import ServerSettings
 from tests.conftest import REPO_ROOT
-from tests.helpers import database_fingerprint
+from tests.helpers import database_fingerprint, write_env_file
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
-SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
 
 
 @pytest.fixture
@@ -33,14 +32,13 @@ def server(tmp_path: Path) -> Iterator[dict]:
     run_id = uuid.uuid4().hex[:8]
     databases = {name: f"aletheia_backup_{name}_{run_id}" for name in ("staging", "prod")}
     envs = tmp_path / "aletheia" / "envs"
-    envs.mkdir(parents=True)
     for name, database in databases.items():
-        path = envs / f".env.{name}"
-        path.write_text(
-            f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{database}\n"
-            "REDIS_URL=redis://127.0.0.1:6379\nALETHEIA_EMAIL=console\n"
+        write_env_file(
+            envs / f".env.{name}",
+            DATABASE_URL=f"{POSTGRES}/{database}",
+            REDIS_URL="redis://127.0.0.1:6379",
+            ALETHEIA_EMAIL="console",
         )
-        path.chmod(0o600)
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
         for database in databases.values():
             conn.execute(f'CREATE DATABASE "{database}"')

@@ -8,7 +8,7 @@ import pytest
 from ops import compose, environments, nginx
 from ops.__main__ import main
 from ops.settings import ServerSettings
-from tests.helpers import self_signed_certificate
+from tests.helpers import self_signed_certificate, write_env_file
 
 
 def test_compose_overlays_match_the_matrix() -> None:
@@ -32,19 +32,15 @@ def test_overlays_carry_each_fact_of_their_row() -> None:
         assert environment.env_file in text
 
 
-SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
-
-
 @pytest.fixture
 def server_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    envs = tmp_path / "aletheia" / "envs"
-    envs.mkdir(parents=True)
     for name in ("dev", "staging", "prod"):
-        path = envs / f".env.{name}"
-        path.write_text(
-            f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL=postgres://x@db/x\nREDIS_URL=redis://r:6379\nALETHEIA_EMAIL=console\n"
+        write_env_file(
+            tmp_path / "aletheia" / "envs" / f".env.{name}",
+            DATABASE_URL="postgres://x@db/x",
+            REDIS_URL="redis://r:6379",
+            ALETHEIA_EMAIL="console",
         )
-        path.chmod(0o600)
     monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
     monkeypatch.setenv("ALETHEIA_CHECKOUT", str(Path(__file__).resolve().parent.parent))
     return tmp_path

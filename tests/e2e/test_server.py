@@ -20,7 +20,13 @@ import redis
 
 from ops import locks
 from tests.conftest import REPO_ROOT
-from tests.helpers import database_fingerprint, run_command, self_signed_certificate
+from tests.helpers import (
+    database_fingerprint,
+    run_command,
+    self_signed_certificate,
+    tear_down_environment,
+    write_env_file,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +39,6 @@ HOSTS = {
     "staging": "aletheia-staging.groupe-suffren.com",
     "prod": "aletheia.groupe-suffren.com",
 }
-SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
 BROKEN_MIGRATION = """from django.db import migrations
 
 
@@ -98,15 +103,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     # shared PostgreSQL databases, env files (0600)
     databases = {name: f"aletheia_{name}_{run_id}" for name in WEB_PORTS}
     envs = root / "aletheia" / "envs"
-    envs.mkdir(parents=True)
     for name, port in WEB_PORTS.items():
-        path = envs / f".env.{name}"
-        path.write_text(
-            f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{databases[name]}\n"
-            f"REDIS_URL=redis://127.0.0.1:6379\nALETHEIA_EMAIL=console\nPORT={port}\n"
-            "ALETHEIA_HEARTBEAT_SECONDS=2\nGUNICORN_WORKERS=1\n"
+        write_env_file(
+            envs / f".env.{name}",
+            DATABASE_URL=f"{POSTGRES}/{databases[name]}",
+            REDIS_URL="redis://127.0.0.1:6379",
+            ALETHEIA_EMAIL="console",
+            PORT=str(port),
+            ALETHEIA_HEARTBEAT_SECONDS="2",
+            GUNICORN_WORKERS="1",
         )
-        path.chmod(0o600)
 
     # nginx acting as nginx-proxy: certificates (dev's comes later), htpasswd, its own prefix
     for name in ("staging", "prod"):
@@ -163,28 +169,7 @@ http {{
         yield state
     finally:
         for name in WEB_PORTS:
-            sh(
-                *env["ALETHEIA_COMPOSE"].split(),
-                "-p",
-                f"aletheia-{name}",
-                "-f",
-                "docker-compose.yml",
-                "-f",
-                f"docker-compose.{name}.yml",
-                "-f",
-                "docker-compose.host-network.yml",
-                "down",
-                "-v",
-                "--timeout",
-                "10",
-                cwd=REPO_ROOT,
-                check=False,
-                env={
-                    "ALETHEIA_IMAGE": "x",
-                    "ALETHEIA_SERVER_ROOT": str(root),
-                    "ALETHEIA_ENV_NAME": name,
-                },
-            )
+            tear_down_environment(name, env)
         sh(*nginx, "-s", "stop", check=False)
         with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
             for database in databases.values():

@@ -20,7 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.helpers import run_command, self_signed_certificate
+from tests.helpers import (
+    run_command,
+    self_signed_certificate,
+    tear_down_environment,
+    write_env_file,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +33,6 @@ DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
 HOST = "aletheia.groupe-suffren.com"
 HTTP_PORT, HTTPS_PORT = 18280, 18643
 PASSWORD = "s3cr&t pw/with:odd@chars"
-SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
 STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"
 
 sh = run_command
@@ -70,17 +74,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     sh("git", "clone", "-q", str(remote), str(checkout))
     sha = sh("git", "-C", str(remote), "rev-parse", "v1.0^{commit}").stdout.strip()
 
-    envs = root / "aletheia" / "envs"
-    envs.mkdir(parents=True)
     password = urllib.parse.quote(PASSWORD, safe="")
-    env_file = envs / ".env.prod"
-    env_file.write_text(
-        f"DJANGO_SECRET_KEY={SECRET}\n"
-        f"DATABASE_URL=postgres://aletheia_prod:{password}@{names['postgres']}:5432/aletheia_prod\n"
-        f"REDIS_URL=redis://{names['redis']}:6379\nALETHEIA_EMAIL=console\n"
-        "GUNICORN_WORKERS=1\nALETHEIA_HEARTBEAT_SECONDS=2\n"
+    write_env_file(
+        root / "aletheia" / "envs" / ".env.prod",
+        DATABASE_URL=f"postgres://aletheia_prod:{password}@{names['postgres']}:5432/aletheia_prod",
+        REDIS_URL=f"redis://{names['redis']}:6379",
+        ALETHEIA_EMAIL="console",
+        GUNICORN_WORKERS="1",
+        ALETHEIA_HEARTBEAT_SECONDS="2",
     )
-    env_file.chmod(0o600)
     nginx_dir = root / "nginx"
     (nginx_dir / "conf.d").mkdir(parents=True)
     self_signed_certificate(
@@ -106,17 +108,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         if Path("/etc/ssl/certs/ca-certificates.crt").exists()
         else "",
     }
-    compose = [
-        *env["ALETHEIA_COMPOSE"].split(),
-        "-p",
-        "aletheia-prod",
-        "-f",
-        "docker-compose.yml",
-        "-f",
-        "docker-compose.prod.yml",
-        "-f",
-        "docker-compose.shared-network.yml",
-    ]
     try:
         sh(DOCKER, "network", "create", network)
         sh(DOCKER, "volume", "create", "aletheia-prod-static")
@@ -175,21 +166,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         print(f"\nshared containers ready in {time.monotonic() - started:.1f}s")
         yield {"root": root, "env": env, "sha": sha, "names": names}
     finally:
-        sh(
-            *compose,
-            "down",
-            "-v",
-            "--timeout",
-            "10",
-            cwd=REPO_ROOT,
-            check=False,
-            env={
-                "ALETHEIA_IMAGE": "x",
-                "ALETHEIA_SERVER_ROOT": str(root),
-                "ALETHEIA_ENV_NAME": "prod",
-                "ALETHEIA_DOCKER_NETWORK": network,
-            },
-        )
+        tear_down_environment("prod", env)
         for container in names.values():
             sh(DOCKER, "rm", "-f", container, check=False)
         sh(DOCKER, "volume", "rm", "-f", "aletheia-prod-static", check=False)

@@ -7,6 +7,10 @@ from pathlib import Path
 import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# the docker CLI with BuildKit (Debian's /usr/bin/docker here; a PATH docker may lack it)
+DOCKER = os.environ.get(
+    "DOCKER", "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+)
 
 
 def run_command(

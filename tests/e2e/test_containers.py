@@ -21,13 +21,10 @@ import yaml
 from celery import Celery
 
 from ops.environments import load
-from tests.helpers import run_command
+from tests.helpers import DOCKER, run_command
 
 pytestmark = pytest.mark.e2e
 
-DOCKER = os.environ.get(
-    "DOCKER", "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
-)
 COMPOSE = ["docker-compose"] if shutil.which("docker-compose") else [DOCKER, "compose"]
 MATRIX = load()
 POSTGRES = "postgres://postgres@127.0.0.1:5432"

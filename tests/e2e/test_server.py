@@ -21,6 +21,7 @@ import redis
 from ops import locks
 from tests.conftest import REPO_ROOT
 from tests.helpers import (
+    DOCKER,
     database_fingerprint,
     run_command,
     self_signed_certificate,
@@ -30,7 +31,6 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 HTTP_PORT, HTTPS_PORT = 18180, 18543
 WEB_PORTS = {"dev": 18101, "staging": 18102, "prod": 18103}

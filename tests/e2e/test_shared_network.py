@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.helpers import (
+    DOCKER,
     run_command,
     self_signed_certificate,
     tear_down_environment,
@@ -29,7 +30,6 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
 HOST = "aletheia.groupe-suffren.com"
 HTTP_PORT, HTTPS_PORT = 18280, 18643
 PASSWORD = "s3cr&t pw/with:odd@chars"

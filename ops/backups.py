@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ops import releases
-from ops.environments import REPO_ROOT, Environment
+from ops.environments import REPO_ROOT
 from ops.runner import Refusal, Runner
 from ops.settings import ServerSettings
+from ops.target import Target
 
 ANONYMISE_SQL = REPO_ROOT / "ops" / "sql" / "anonymise.sql"
 MIB = 1 << 20
@@ -162,18 +163,11 @@ def free_space_needed(last: Path | None) -> int:
     return max(2 * last.stat().st_size if last else 0, 100 * MIB)
 
 
-def backup(
-    environment: Environment,
-    settings: ServerSettings,
-    runner: Runner,
-    env_values: dict[str, str],
-    reason: str,
-    spare: Path | None = None,
-) -> Path:
+def backup(target: Target, runner: Runner, reason: str, spare: Path | None = None) -> Path:
     """pg_dump the environment's database into its backup directory, then apply the retention
     (never to `spare`); returns the dump's path."""
-    name = environment.name
-    database = Database.from_url(env_values.get("DATABASE_URL", ""))
+    name, settings = target.name, target.server
+    database = Database.from_url(target.env_file.get("DATABASE_URL"))
     target_dir = directory(settings, name)
     now = time.time()  # to the millisecond: a safety backup may follow a backup closely
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"

@@ -1,8 +1,9 @@
 """`make doctor ENV=…`: is this environment's part of the server in order? A pass/fail table.
 
 Each check is a small function returning (result, detail); none changes anything. The database
-and Redis are checked from inside the running web container, so what is checked is what the
-release really uses (the env file's DATABASE_URL, the matrix's Redis db numbers).
+and Redis are checked from inside the running web container by the release itself
+(`manage.py probe --json`), so what is checked is what the release really uses (the env file's
+DATABASE_URL, the matrix's Redis db numbers).
 """
 
 import json
@@ -12,45 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops import backups, commands, deploy, environments, nginx, releases
-from ops.environments import Environment
+from ops import app, backups, commands, envfile, environments, nginx
 from ops.runner import Runner
 from ops.settings import ServerSettings
+from ops.target import Target
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 CERTIFICATE_WARN_DAYS = 14
-
-# Run by the web container's python: what the running release connects to, and whether it can.
-PROBE = """
-import json, os
-import django
-django.setup()
-import redis
-from django.conf import settings
-from django.db import connection
-report = {"release": os.environ.get("ALETHEIA_RELEASE", "")}
-try:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    status = "ok"
-except Exception as exc:
-    status = str(exc).strip()[:200]
-report["database"] = [connection.settings_dict["NAME"], status]
-for role, url in (("cache", settings.CACHES["default"]["LOCATION"]), ("broker", settings.CELERY_BROKER_URL)):
-    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-        status = "ok"
-    except Exception as exc:
-        status = str(exc).strip()[:200]
-    report[role] = [client.connection_pool.connection_kwargs.get("db", 0), status]
-from datetime import datetime, timezone
-from aletheia.core.health import last_heartbeat
-seen = last_heartbeat()
-age = (datetime.now(timezone.utc) - datetime.fromisoformat(seen)).total_seconds() if seen else None
-report["heartbeat"] = [settings.PERIODIC_TASKS["core-heartbeat"]["every"].total_seconds(), age]
-print(json.dumps(report))
-"""
 
 
 @dataclass(frozen=True)
@@ -62,32 +31,46 @@ class Check:
 
 @dataclass
 class Context:
-    environment: Environment
-    settings: ServerSettings
+    target: Target
     runner: Runner
     probe: dict[str, list[object]] | None = None
     probe_error: str = ""
 
+    @property
+    def environment(self) -> environments.Environment:
+        return self.target.environment
+
+    @property
+    def settings(self) -> ServerSettings:
+        return self.target.server
+
 
 def check_env_file(ctx: Context) -> tuple[str, str]:
-    _, problems = deploy.env_file_problems(ctx.environment, ctx.settings)
-    if problems:
-        return FAIL, "; ".join(problems)
-    path = ctx.settings.root / ctx.environment.env_file
-    return PASS, f"{path}: mode 600, required keys present"
+    env_file = ctx.target.env_file
+    if env_file.problems:
+        return FAIL, "; ".join(env_file.problems)
+    if env_file.warnings:
+        return WARN, "; ".join(env_file.warnings)
+    return PASS, f"{env_file.path}: mode 600, required keys present"
 
 
 def run_probe(ctx: Context) -> None:
-    current = releases.current(ctx.settings.state_dir, ctx.environment.name)
+    current = ctx.target.current_release()
     if current is None:
         ctx.probe_error = "nothing deployed yet"
         return
-    ctx.runner.env.update(
-        deploy.compose_env(ctx.environment, ctx.settings, commands.image_name(str(current["sha"])))
-    )
+    app.use_image(ctx.target, ctx.runner, str(current["sha"]))
     result = ctx.runner.run(
         commands.compose(
-            ctx.environment, ctx.settings, "exec", "-T", "web", "python3", "-c", PROBE
+            ctx.environment,
+            ctx.settings,
+            "exec",
+            "-T",
+            "web",
+            "python3",
+            "manage.py",
+            "probe",
+            "--json",
         ),
         check=False,
         capture=True,
@@ -109,7 +92,7 @@ def other_environments_databases(ctx: Context) -> dict[str, str]:
         if name == ctx.environment.name or not path.is_file():
             continue
         try:
-            url = deploy.parse_env_file(path).get("DATABASE_URL", "")
+            url = envfile.parse(path.read_text()).get("DATABASE_URL", "")
             found[name] = backups.Database.from_url(url).name
         except (OSError, backups.BackupRefused):
             continue
@@ -231,7 +214,7 @@ def check_backup_space(ctx: Context) -> tuple[str, str]:
 
 
 def check_release(ctx: Context) -> tuple[str, str]:
-    current = releases.current(ctx.settings.state_dir, ctx.environment.name)
+    current = ctx.target.current_release()
     if current is None:
         return FAIL, "nothing deployed yet"
     label = f"{current.get('ref')} ({str(current['sha'])[:12]})"
@@ -264,9 +247,8 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
 ]
 
 
-def examine(name: str, settings: ServerSettings, runner: Runner) -> list[Check]:
-    environment = deploy.server_environment(name)
-    ctx = Context(environment, settings, runner)
+def examine(target: Target, runner: Runner) -> list[Check]:
+    ctx = Context(target, runner)
     run_probe(ctx)
     found = []
     for label, check in CHECKS:

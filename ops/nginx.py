@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ops.environments import Environment
+from ops.runner import Runner, StepFailed
 from ops.settings import ServerSettings
+from ops.target import Target
 
 HTTP_SNIPPET = """\
 # Aletheia, http level (loaded once for every environment).
@@ -187,3 +189,28 @@ def restore_active(files: dict[str, Path], previous: str | None) -> None:
         files["active"].unlink(missing_ok=True)
     else:
         files["active"].write_text(previous)
+
+
+def activate(target: Target, runner: Runner) -> None:
+    """Write the environment's configs; the full one goes live when the certificate exists,
+    else the 503 placeholder. A config nginx -t refuses is taken back."""
+    environment, server = target.environment, target.server
+    if runner.dry_run:
+        runner.say(f"    would write {paths(environment, server)['active']}{{,.full,.temp}}")
+        runner.run(list(server.nginx_test))
+        runner.run(list(server.nginx_reload))
+        return
+    files = write_templates(environment, server, NginxPorts.from_environment(), target.web_port)
+    which = "full" if has_certificate(environment, server) else "temp"
+    if which == "temp":
+        runner.say(
+            f"    no certificate in {server.cert_dir / host_name(environment)}: serving the 503 placeholder"
+        )
+    previous = swap_active(files, which)
+    if runner.run(list(server.nginx_test), check=False, capture=True).returncode != 0:
+        restore_active(files, previous)
+        runner.run(list(server.nginx_test), check=False, capture=True)
+        raise StepFailed(
+            "step 'nginx' failed: nginx -t refused the new config (previous config restored)"
+        )
+    runner.run(list(server.nginx_reload))

@@ -98,3 +98,42 @@ def test_embedded_defaults_are_healthy_with_no_services() -> None:
     assert got["body"]["checks"]["database"]["ok"] is True
     assert got["body"]["checks"]["cache"]["detail"] == "LocMemCache"
     assert got["body"]["checks"]["broker"]["detail"] == "embedded (tasks run eagerly)"
+
+
+@pytest.mark.django_db
+def test_probe_reports_what_the_release_uses_for_the_doctor() -> None:
+    """`manage.py probe --json`: what `make doctor` runs inside the web container."""
+    import io
+    import json
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from aletheia.core.tasks import heartbeat
+
+    heartbeat()
+    out = io.StringIO()
+    call_command("probe", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["release"] == health.current_release()
+    assert report["database"] == [settings.DATABASES["default"]["NAME"], "ok"]
+    assert report["cache"] == [settings.TEST_REDIS_DB, "ok"]
+    assert report["broker"] == [settings.TEST_REDIS_DB, "ok"]
+    every, age = report["heartbeat"]
+    assert every == settings.PERIODIC_TASKS["core-heartbeat"]["every"].total_seconds()  # type: ignore[attr-defined]
+    assert 0 <= age < 30
+
+
+@pytest.mark.django_db
+def test_probe_names_a_dependency_that_is_down() -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        out = io.StringIO()
+        call_command("probe", "--json", stdout=out)
+    db, status = json.loads(out.getvalue())["broker"]
+    assert db == 0
+    assert status.startswith("ConnectionError")

@@ -6,12 +6,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 HEARTBEAT_CACHE_KEY = "aletheia:beat:last"
 
@@ -115,3 +117,36 @@ def last_heartbeat() -> str | None:
         return cache.get(HEARTBEAT_CACHE_KEY)
     except Exception:
         return None
+
+
+def _redis_db(url: str) -> int | None:
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return int(redis.connection.parse_url(url).get("db", 0))
+
+
+def _status(check: Callable[[], str]) -> str:
+    try:
+        check()
+    except Exception as exc:  # reported, not raised: the doctor shows what failed
+        return f"{type(exc).__name__}: {exc}".strip()[:200]
+    return "ok"
+
+
+def probe() -> dict[str, object]:
+    """What this release connects to and whether it can: `manage.py probe --json`, which
+    `make doctor` runs inside the environment's web container."""
+    seen = last_heartbeat()
+    age = (timezone.now() - datetime.fromisoformat(seen)).total_seconds() if seen else None
+    every = settings.PERIODIC_TASKS["core-heartbeat"]["every"]
+    assert isinstance(every, timedelta)
+    return {
+        "release": current_release(),
+        "database": [connection.settings_dict["NAME"], _status(check_database)],
+        "cache": [
+            _redis_db(str(settings.CACHES["default"].get("LOCATION", ""))),
+            _status(check_cache),
+        ],
+        "broker": [_redis_db(settings.CELERY_BROKER_URL), _status(check_broker)],
+        "heartbeat": [every.total_seconds(), age],
+    }

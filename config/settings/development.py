@@ -9,6 +9,7 @@ from config.env import host_name, redis_db_url
 from .base import *  # noqa: F403
 from .base import BASE_DIR, LOCAL_MEMORY_CACHE, REDIS_URL, env, postgres_options, redis_cache
 
+# DEBUG on, as environments.toml says of development settings; off only for benchmarks
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
 ALLOWED_HOSTS = [

@@ -79,8 +79,9 @@ LOGGING = logging_config(
     env.str("DJANGO_LOG_FORMAT", default="json"), env.str("DJANGO_LOG_LEVEL", default="INFO")
 )
 
+# environments.toml's `sentry` (ALETHEIA_SENTRY, set by the compose overlay) turns it on or off.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
-if SENTRY_DSN:
+if SENTRY_DSN and env.bool("ALETHEIA_SENTRY", default=True):
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=ALETHEIA_ENV,

@@ -1,0 +1,77 @@
+"""The environment's running app (web, worker, beat): start a release's image, wait until it is
+healthy, put the previous release back, stop it. Deploys, rollbacks and restores share these."""
+
+import time
+
+from ops import commands, nginx
+from ops.attempt import Attempt
+from ops.runner import Runner, StepFailed
+from ops.target import Target
+
+APP_SERVICES = ("web", "celery", "celery_beat")
+
+
+def use_image(target: Target, runner: Runner, sha: str) -> None:
+    """Compose commands from now on run `sha`'s image (one-offs included)."""
+    runner.env.update(target.compose_env(commands.image_name(sha)))
+
+
+def wait_healthy(target: Target, runner: Runner) -> None:
+    timeout = target.server.health_timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        result = runner.run(
+            commands.web_health(target.environment, target.server), check=False, capture=True
+        )
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"step 'health check' failed: /healthz not 200 within {timeout:.0f}s"
+                f" ({(result.stdout or result.stderr).strip()[-200:]})"
+            )
+        time.sleep(1)
+
+
+def start(target: Target, runner: Runner, sha: str) -> None:
+    use_image(target, runner, sha)
+    runner.run(commands.up(target.environment, target.server), capture=True)
+
+
+def start_healthy(target: Target, runner: Runner, sha: str) -> None:
+    start(target, runner, sha)
+    if not runner.dry_run:
+        wait_healthy(target, runner)
+
+
+def run_manage(target: Target, runner: Runner, *args: str) -> None:
+    """manage.py in a one-off container of the image in use."""
+    runner.run(commands.manage(target.environment, target.server, *args), capture=True)
+
+
+def compose_command(target: Target, *args: str) -> list[str]:
+    return commands.compose(target.environment, target.server, *args)
+
+
+def stop(target: Target, runner: Runner) -> None:
+    runner.run(commands.compose(target.environment, target.server, "stop", *APP_SERVICES))
+
+
+def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
+    """Run `sha`'s image: start it, wait until healthy, then nginx. From the start on, a
+    failure or an interruption puts the previous release back. Deploys and rollbacks share it."""
+    previous = target.current_release()
+    if previous:
+        previous_sha = str(previous["sha"])
+        this.recover_with(
+            f"putting back the previous release {previous.get('ref')} ({previous_sha[:12]})",
+            lambda: start(target, runner, previous_sha),
+        )
+    with runner.step("start containers"):
+        start(target, runner, sha)
+    with runner.step("health check"):
+        if not runner.dry_run:
+            wait_healthy(target, runner)
+    with runner.step("nginx"):
+        nginx.activate(target, runner)
+    this.recover_with("", None)  # the new release is live

@@ -3,6 +3,7 @@ server environment (`python3 -m ops generate` writes them; a test fails when the
 
 from pathlib import Path
 
+from ops.envfile import DEFAULT_PORT
 from ops.environments import REPO_ROOT, Environment
 
 GENERATED = "generated from environments.toml by\n# `python3 -m ops generate` (a test fails when this file and the matrix disagree)"
@@ -142,7 +143,7 @@ def render(environment: Environment) -> str:
             database=environment.database,
             source_volume="  volumes:\n    - .:/app\n" if environment.source == "mounted" else "",
             memory_line=_memory_line(environment),
-            port=environment.host.rpartition(":")[2] or "8000",
+            port=environment.host.rpartition(":")[2] or str(DEFAULT_PORT),
         )
     return OVERLAY_TEMPLATE.format(
         name=environment.name,

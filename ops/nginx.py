@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.envfile import DEFAULT_PORT
 from ops.environments import Environment
 from ops.runner import Runner, StepFailed
 from ops.settings import ServerSettings
@@ -91,7 +92,10 @@ SECURITY_HEADERS = """\
 
 
 def render_full(
-    environment: Environment, settings: ServerSettings, ports: NginxPorts, web_port: int = 8000
+    environment: Environment,
+    settings: ServerSettings,
+    ports: NginxPorts,
+    web_port: int = DEFAULT_PORT,
 ) -> str:
     target = upstream(environment, settings, web_port)
     is_ip = re.match(r"^[\d.]+:\d+$", target) is not None

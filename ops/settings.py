@@ -10,6 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.envfile import DEFAULT_PORT
+
 
 def _default_compose(docker: str) -> list[str]:
     if shutil.which("docker-compose") and not _has_compose_plugin(docker):
@@ -72,7 +74,9 @@ class ServerSettings:
         root = Path(env.get("ALETHEIA_SERVER_ROOT", "/opt/docker"))
         docker = env.get("ALETHEIA_DOCKER", "docker")
         network = env.get("ALETHEIA_NETWORK", "shared")
-        default_upstream = "127.0.0.1:{port}" if network == "host" else "aletheia-{env}-web:8000"
+        default_upstream = (
+            "127.0.0.1:{port}" if network == "host" else f"aletheia-{{env}}-web:{DEFAULT_PORT}"
+        )
         default_static = (
             "/var/lib/docker/volumes/aletheia-{env}-static/_data"
             if network == "host"

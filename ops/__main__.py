@@ -18,6 +18,7 @@ from ops import (
     environments,
     generate,
     images,
+    isolation_setup,
     locks,
     nginx,
     releases,
@@ -109,6 +110,21 @@ def cmd_nginx_activate(args: Args, env: Target, runner: Runner) -> int:
     return 0
 
 
+def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
+    current = env.current_release()
+    if current is None:
+        raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+    with runner.step("restart the app"):
+        app.start_healthy(env, runner, str(current["sha"]))
+    return 0
+
+
+def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
+    isolation_setup.rotate_redis_password(env, runner)
+    print(f"rotate-redis-password: {env.name} uses a new Redis password ({runner.summary()})")
+    return 0
+
+
 def in_environment(compose_args: list[str]) -> Callable[[Args, Target, Runner], int]:
     """A command that runs compose in the environment's current release."""
 
@@ -140,6 +156,12 @@ ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
         "make the full proxy config active (after nginx -t)",
     ),
     "unlock": (cmd_unlock, False, "remove a stale deploy lock"),
+    "restart": (cmd_restart, True, "start the current release again (after an env file change)"),
+    "rotate-redis-password": (
+        cmd_rotate_redis_password,
+        True,
+        "a new Redis password for ENV (env file, ACL file, app restarted; no request fails)",
+    ),
     "releases": (cmd_releases, False, "print the release log"),
     "ps": (in_environment(["ps"]), False, "containers"),
     "logs": (in_environment(["logs", "-f", "--tail=100"]), False, "follow logs"),
@@ -167,6 +189,23 @@ def cmd_doctor(args: Args, server: ServerSettings) -> int:
             print(doctor.table(name, checks) + ("\n" if name != names[-1] else ""))
             failed = failed or any(c.result == doctor.FAIL for c in checks)
     return 1 if failed else 0
+
+
+def cmd_isolation(args: Args, server: ServerSettings, runner: Runner) -> int:
+    """Print (or --apply) the PostgreSQL roles and the Redis ACL of the environments."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    targets = [target.resolve(name, server) for name in names]
+    if not args.env:  # every environment set up so far
+        for env in targets:
+            if not env.env_file.path.is_file():
+                print(f"skipped {env.name}: no env file {env.env_file.path} yet")
+        targets = [env for env in targets if env.env_file.path.is_file()]
+    if not targets:
+        raise Refusal("no environment has an env file yet (docs/deployment.md, first-time setup)")
+    for env in targets:
+        env.require_valid_env_file()
+    isolation_setup.isolate(targets, runner, apply=args.apply)
+    return 0
 
 
 def cmd_prune_images(args: Args, server: ServerSettings, runner: Runner) -> int:
@@ -213,6 +252,12 @@ def parser() -> argparse.ArgumentParser:
         "doctor", help="check an environment's part of the server (all without ENV): pass/fail"
     ).add_argument("env", nargs="?")
     sub.add_parser("prune-images", help="remove images no environment keeps")
+    p = sub.add_parser(
+        "isolation",
+        help="print the PostgreSQL roles/databases and Redis ACL users of ENV (all without ENV)",
+    )
+    p.add_argument("env", nargs="?")
+    p.add_argument("--apply", action="store_true", help="run the SQL and load the ACL file")
     for p in sub.choices.values():
         p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
     for name in ("generate", "compose-overlays"):  # compose-overlays: its former name
@@ -234,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_doctor(args, server)
         if args.command == "prune-images":
             return cmd_prune_images(args, server, runner)
+        if args.command == "isolation":
+            return cmd_isolation(args, server, runner)
         handler, needs_env_file, _ = ENVIRONMENT_COMMANDS[args.command]
         env = target.resolve(args.env, server)
         if needs_env_file:

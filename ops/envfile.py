@@ -32,6 +32,21 @@ def parse(text: str) -> dict[str, str]:
     return values
 
 
+def set_value(path: Path, key: str, value: str) -> None:
+    """Replace (or add) `key`'s line, keeping every other line; written whole, mode 0600."""
+    lines = path.read_text().splitlines()
+    found = [i for i, line in enumerate(lines) if line.split("=", 1)[0].strip() == key]
+    if found:
+        lines[found[0]] = f"{key}={value}"
+    else:
+        lines.append(f"{key}={value}")
+    partial = path.with_name(path.name + ".partial")
+    partial.touch(mode=0o600)
+    partial.chmod(0o600)
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(path)
+
+
 def required_keys(environment: Environment) -> tuple[str, ...]:
     return REQUIRED_KEYS + REQUIRED_BY_EMAIL[environment.email]
 

@@ -60,6 +60,7 @@ class Runner:
         capture: bool = False,
         mutating: bool = True,
         timeout: float | None = None,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run `command`. With --dry-run, commands that change something are only printed;
         read-only ones (mutating=False) still run so the plan is accurate."""
@@ -71,6 +72,7 @@ class Runner:
             env={**os.environ, **self.env},
             text=True,
             timeout=timeout,
+            input=stdin,  # never echoed: it may hold secrets
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
         )

@@ -213,6 +213,7 @@ def test_every_ops_command_has_a_handler() -> None:
         *ENVIRONMENT_COMMANDS,
         "doctor",
         "prune-images",
+        "isolation",
         "generate",
         "compose-overlays",
     }

@@ -82,16 +82,29 @@ REDIS_SOCKET_TIMEOUT = 2
 REDIS_URL = env.str("REDIS_URL", default="")
 
 
-def redis_cache(url: str, key_prefix: str = "") -> dict[str, object]:
+def redis_key_prefix(environment: str) -> str:
+    """Every Redis key and channel an environment uses starts with this and a colon: the
+    server's Redis lets each environment's user reach its own prefix only (docs/deployment.md,
+    "Security model")."""
+    return f"aletheia-{environment}"
+
+
+def redis_cache(url: str, key_prefix: str) -> dict[str, object]:
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": url,
-        "KEY_PREFIX": key_prefix,
+        "KEY_PREFIX": key_prefix,  # keys are "<prefix>:<version>:<key>"
         "OPTIONS": {
+            "serializer": "aletheia.core.cache.JSONSerializer",
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
             "socket_timeout": REDIS_SOCKET_TIMEOUT,
         },
     }
+
+
+def celery_key_prefix(key_prefix: str) -> dict[str, str]:
+    """Celery's broker and result keys and channels under the environment's prefix."""
+    return {"global_keyprefix": f"{key_prefix}:"}
 
 
 def postgres_options(database: dict[str, object]) -> dict[str, object]:

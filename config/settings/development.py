@@ -7,7 +7,16 @@ Celery) so `make dev` works on a fresh machine; set DATABASE_URL / REDIS_URL to 
 from config.env import host_name, redis_db_url
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, LOCAL_MEMORY_CACHE, REDIS_URL, env, postgres_options, redis_cache
+from .base import (
+    BASE_DIR,
+    LOCAL_MEMORY_CACHE,
+    REDIS_URL,
+    celery_key_prefix,
+    env,
+    postgres_options,
+    redis_cache,
+    redis_key_prefix,
+)
 
 # DEBUG on, as environments.toml says of development settings; off only for benchmarks
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
@@ -26,9 +35,16 @@ if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     (BASE_DIR / ".data").mkdir(exist_ok=True)
 
 if REDIS_URL:
-    CACHES = {"default": redis_cache(redis_db_url(REDIS_URL, env.int("REDIS_CACHE_DB", default=0)))}
+    REDIS_KEY_PREFIX = redis_key_prefix(env.str("ALETHEIA_ENV", default="local"))
+    CACHES = {
+        "default": redis_cache(
+            redis_db_url(REDIS_URL, env.int("REDIS_CACHE_DB", default=0)), REDIS_KEY_PREFIX
+        )
+    }
     CELERY_BROKER_URL = redis_db_url(REDIS_URL, env.int("REDIS_BROKER_DB", default=0))
     CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = celery_key_prefix(REDIS_KEY_PREFIX)
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = celery_key_prefix(REDIS_KEY_PREFIX)
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     CACHES = LOCAL_MEMORY_CACHE

@@ -137,3 +137,32 @@ def test_probe_names_a_dependency_that_is_down() -> None:
     db, status = json.loads(out.getvalue())["broker"]
     assert db == 0
     assert status.startswith("ConnectionError")
+
+
+@pytest.mark.django_db
+def test_through_the_proxy_healthz_says_only_the_status(client: Client, settings) -> None:
+    settings.ALETHEIA_HEALTH_TOKEN = "monitoring-token-0123456789"
+    public = client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert public.status_code == 200
+    assert public.json() == {"status": "ok"}  # no release, hosts or errors for the world
+    remote = client.get("/healthz", REMOTE_ADDR="203.0.113.9")
+    assert remote.json() == {"status": "ok"}
+    wrong = client.get(
+        "/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_AUTHORIZATION="Bearer guess"
+    )
+    assert wrong.json() == {"status": "ok"}
+    monitored = client.get(
+        "/healthz",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        HTTP_AUTHORIZATION="Bearer monitoring-token-0123456789",
+    )
+    assert monitored.json()["release"] == health.current_release()
+    assert set(monitored.json()["checks"]) == {"database", "cache", "broker", "migrations"}
+
+
+@pytest.mark.django_db
+def test_a_failing_check_is_not_named_to_the_world(client: Client) -> None:
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        response = client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response.status_code == 503
+    assert response.json() == {"status": "fail"}

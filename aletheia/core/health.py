@@ -1,6 +1,8 @@
 """Dependency checks behind /healthz: cheap enough to poll every second."""
 
 import functools
+import hmac
+import ipaddress
 import subprocess
 import time
 import uuid
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest
 from django.utils import timezone
 
 HEARTBEAT_CACHE_KEY = "aletheia:beat:last"
@@ -110,6 +113,18 @@ def current_release() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    """The server itself (a loopback client that did not come through the proxy, which always
+    adds X-Forwarded-For), or whoever sends `Authorization: Bearer <ALETHEIA_HEALTH_TOKEN>`."""
+    token = settings.ALETHEIA_HEALTH_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and given and hmac.compare_digest(given, token):
+        return True
+    remote = request.META.get("REMOTE_ADDR", "")
+    through_proxy = "X-Forwarded-For" in request.headers or "X-Real-Ip" in request.headers
+    return not through_proxy and ipaddress.ip_address(remote or "0.0.0.0").is_loopback  # noqa: S104
 
 
 def last_heartbeat() -> str | None:

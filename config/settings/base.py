@@ -9,6 +9,8 @@ from config.env import BASE_DIR, env
 ALETHEIA_ENV = env.str("ALETHEIA_ENV", default="local")
 ALETHEIA_HOST = env.str("ALETHEIA_HOST", default="localhost:8000")
 ALETHEIA_RELEASE = env.str("ALETHEIA_RELEASE", default="")
+# who may read /healthz's details from outside the server (Authorization: Bearer …)
+ALETHEIA_HEALTH_TOKEN = env.str("ALETHEIA_HEALTH_TOKEN", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

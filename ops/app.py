@@ -1,7 +1,9 @@
 """The environment's running app (web, worker, beat): start a release's image, wait until it is
 healthy, put the previous release back, stop it. Deploys, rollbacks and restores share these."""
 
+import tempfile
 import time
+from pathlib import Path
 
 from ops import commands, nginx
 from ops.attempt import Attempt
@@ -9,6 +11,23 @@ from ops.runner import Runner, StepFailed
 from ops.target import Target
 
 APP_SERVICES = ("web", "celery", "celery_beat")
+
+
+def with_release_files(target: Target, runner: Runner, sha: str) -> Target:
+    """The target running compose with release `sha`'s own compose files, extracted once from
+    its commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree)."""
+    folder = target.server.releases_dir / sha
+    if not folder.is_dir():
+        files = commands.release_files(target.environment, target.server)
+        with tempfile.TemporaryDirectory(prefix=f"aletheia-release-{sha[:12]}-") as workdir:
+            tarball, partial = Path(workdir, "files.tar"), Path(workdir, "files")
+            partial.mkdir()
+            runner.run(commands.git_archive_files(target.server, sha, tarball, files))
+            runner.run(commands.untar(tarball, partial))
+            if not runner.dry_run:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                partial.rename(folder)
+    return target.at_release(sha)
 
 
 def use_image(target: Target, runner: Runner, sha: str) -> None:
@@ -20,9 +39,7 @@ def wait_healthy(target: Target, runner: Runner) -> None:
     timeout = target.server.health_timeout
     deadline = time.monotonic() + timeout
     while True:
-        result = runner.run(
-            commands.web_health(target.environment, target.server), check=False, capture=True
-        )
+        result = runner.run(commands.web_health(target), check=False, capture=True)
         if result.returncode == 0:
             return
         if time.monotonic() > deadline:
@@ -35,7 +52,7 @@ def wait_healthy(target: Target, runner: Runner) -> None:
 
 def start(target: Target, runner: Runner, sha: str) -> None:
     use_image(target, runner, sha)
-    runner.run(commands.up(target.environment, target.server), capture=True)
+    runner.run(commands.up(target), capture=True)
 
 
 def start_healthy(target: Target, runner: Runner, sha: str) -> None:
@@ -46,15 +63,15 @@ def start_healthy(target: Target, runner: Runner, sha: str) -> None:
 
 def run_manage(target: Target, runner: Runner, *args: str) -> None:
     """manage.py in a one-off container of the image in use."""
-    runner.run(commands.manage(target.environment, target.server, *args), capture=True)
+    runner.run(commands.manage(target, *args), capture=True)
 
 
 def compose_command(target: Target, *args: str) -> list[str]:
-    return commands.compose(target.environment, target.server, *args)
+    return commands.compose(target, *args)
 
 
 def stop(target: Target, runner: Runner) -> None:
-    runner.run(commands.compose(target.environment, target.server, "stop", *APP_SERVICES))
+    runner.run(commands.compose(target, "stop", *APP_SERVICES))
 
 
 def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
@@ -65,7 +82,7 @@ def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
         previous_sha = str(previous["sha"])
         this.recover_with(
             f"putting back the previous release {previous.get('ref')} ({previous_sha[:12]})",
-            lambda: start(target, runner, previous_sha),
+            lambda: start(target.at_release(previous_sha), runner, previous_sha),
         )
     with runner.step("start containers"):
         start(target, runner, sha)

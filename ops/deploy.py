@@ -30,11 +30,12 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
             runner.say(f"    {ref} = {sha}")
         with runner.step("build image"):
             images.ensure_built(target.server, runner, sha)
+            release = app.with_release_files(target, runner, sha)
         if target.environment.backup_before_deploy:
             with runner.step("backup"):
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
-        run_release_tasks(target, runner, sha)
-        app.switch_to(target, runner, this, sha)
+        run_release_tasks(release, runner, sha)
+        app.switch_to(release, runner, this, sha)
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
         this.succeed(f"{target.name} now runs {ref} ({sha[:12]})")
@@ -82,13 +83,14 @@ def rollback_target(target: Target, to: str | None) -> dict[str, object]:
 
 def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
     """Put a kept image back through the same switch: no fetch, no build, no migration."""
-    release = rollback_target(target, to)
-    sha, ref = str(release["sha"]), str(release.get("ref"))
+    entry = rollback_target(target, to)
+    sha, ref = str(entry["sha"]), str(entry.get("ref"))
     with attempt(target, runner, label=f"rollback:{ref}") as this:
         this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha))
         with runner.step("image kept"):
             check_image_kept(target, runner, sha, ref)
-        app.switch_to(target, runner, this, sha)
+            back = app.with_release_files(target, runner, sha)
+        app.switch_to(back, runner, this, sha)
         this.succeed(f"{target.name} rolled back to {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome

@@ -62,8 +62,7 @@ def run_probe(ctx: Context) -> None:
     app.use_image(ctx.target, ctx.runner, str(current["sha"]))
     result = ctx.runner.run(
         commands.compose(
-            ctx.environment,
-            ctx.settings,
+            ctx.target,
             "exec",
             "-T",
             "web",
@@ -219,7 +218,7 @@ def check_release(ctx: Context) -> tuple[str, str]:
         return FAIL, "nothing deployed yet"
     label = f"{current.get('ref')} ({str(current['sha'])[:12]})"
     health = ctx.runner.run(
-        commands.web_health(ctx.environment, ctx.settings),
+        commands.web_health(ctx.target),
         check=False,
         capture=True,
         mutating=False,

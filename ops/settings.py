@@ -76,6 +76,11 @@ class ServerSettings:
         return self.root / "aletheia" / "redis-admin.password"
 
     @property
+    def releases_dir(self) -> Path:
+        """One folder per release: the compose files of its commit."""
+        return self.root / "aletheia" / "releases"
+
+    @property
     def state_dir(self) -> Path:
         return self.root / "aletheia" / "state"
 

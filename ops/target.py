@@ -1,11 +1,12 @@
 """The server target of a command: one environment's matrix row, its env file, and the server
 settings, resolved once (ops/__main__.py) and handed to every command."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ops import compose, envfile, environments, releases
 from ops.envfile import EnvFile
-from ops.environments import Environment
+from ops.environments import REPO_ROOT, Environment
 from ops.runner import Refusal
 from ops.settings import ServerSettings
 
@@ -15,6 +16,13 @@ class Target:
     environment: Environment
     server: ServerSettings
     env_file: EnvFile
+    compose_source: Path = REPO_ROOT  # where the compose files come from: a release's own
+
+    def at_release(self, sha: str) -> "Target":
+        """The same target, running compose with the files of release `sha` when they have
+        been extracted (ops/app.py), else this checkout's."""
+        folder = self.server.releases_dir / sha
+        return replace(self, compose_source=folder if folder.is_dir() else REPO_ROOT)
 
     @property
     def name(self) -> str:
@@ -50,8 +58,7 @@ def server_environment(name: str) -> Environment:
 def resolve(name: str, server: ServerSettings) -> Target:
     environment = server_environment(name)
     overlay_keys = frozenset(compose.app_environment(environment))
-    return Target(
-        environment,
-        server,
-        envfile.read(server.root / environment.env_file, environment, overlay_keys),
-    )
+    env_file = envfile.read(server.root / environment.env_file, environment, overlay_keys)
+    found = Target(environment, server, env_file)
+    current = found.current_release()
+    return found.at_release(str(current["sha"])) if current else found

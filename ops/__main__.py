@@ -105,7 +105,10 @@ def cmd_unlock(args: Args, env: Target, runner: Runner) -> int:
 def cmd_nginx_activate(args: Args, env: Target, runner: Runner) -> int:
     if not nginx.has_certificate(env.environment, env.server):
         raise Refusal(f"no certificate in {env.server.cert_dir / nginx.host_name(env.environment)}")
-    with runner.step("nginx-activate"):
+    with (
+        runner.step("nginx-activate"),
+        locks.server_wide(env.server.state_dir, "nginx config", runner.say),
+    ):
         nginx.activate(env, runner)
     return 0
 

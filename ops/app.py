@@ -5,7 +5,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ops import commands, nginx
+from ops import commands, locks, nginx
 from ops.attempt import Attempt
 from ops.runner import Runner, StepFailed
 from ops.target import Target
@@ -89,6 +89,9 @@ def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
     with runner.step("health check"):
         if not runner.dry_run:
             wait_healthy(target, runner)
-    with runner.step("nginx"):
+    with (
+        runner.step("nginx"),
+        locks.server_wide(target.server.state_dir, "nginx config", runner.say),
+    ):
         nginx.activate(target, runner)
     this.recover_with("", None)  # the new release is live

@@ -6,7 +6,7 @@ record. A failure stops there, names the step and the cause, keeps (or puts back
 release, frees the lock; ops/attempt.py does the bookkeeping.
 """
 
-from ops import app, backups, commands, images, refs, releases
+from ops import app, backups, commands, images, locks, refs, releases
 from ops.attempt import Outcome, attempt
 from ops.runner import Refusal, Runner
 from ops.target import Target
@@ -22,15 +22,16 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
         this.note(ref=ref, sha="", image="")
-        with runner.step("fetch"):
-            runner.run(commands.git_fetch(target.server))
-        with runner.step("resolve ref"):
-            sha = refs.resolve(target.environment, target.server, runner, ref)
-            this.note(sha=sha, image=commands.image_name(sha))
-            runner.say(f"    {ref} = {sha}")
-        with runner.step("build image"):
-            images.ensure_built(target.server, runner, sha)
-            release = app.with_release_files(target, runner, sha)
+        with locks.server_wide(target.server.state_dir, "git checkout", runner.say):
+            with runner.step("fetch"):
+                runner.run(commands.git_fetch(target.server))
+            with runner.step("resolve ref"):
+                sha = refs.resolve(target.environment, target.server, runner, ref)
+                this.note(sha=sha, image=commands.image_name(sha))
+                runner.say(f"    {ref} = {sha}")
+            with runner.step("build image"):
+                images.ensure_built(target.server, runner, sha)
+                release = app.with_release_files(target, runner, sha)
         if target.environment.backup_before_deploy:
             with runner.step("backup"):
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
@@ -87,7 +88,10 @@ def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
     sha, ref = str(entry["sha"]), str(entry.get("ref"))
     with attempt(target, runner, label=f"rollback:{ref}") as this:
         this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha))
-        with runner.step("image kept"):
+        with (
+            runner.step("image kept"),
+            locks.server_wide(target.server.state_dir, "git checkout", runner.say),
+        ):
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)
         app.switch_to(back, runner, this, sha)

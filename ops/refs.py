@@ -1,9 +1,15 @@
 """Which refs an environment deploys (environments.toml `refs`), and the commit a ref names."""
 
+import re
+
 from ops import commands
 from ops.environments import Environment
 from ops.runner import Refusal, Runner
 from ops.settings import ServerSettings
+
+# A release tag: v1.2, v1.2.3, v1.2.3-rc1. Nothing git would read as an expression (v1.0~1,
+# v1.0^{/msg}): prod runs exactly the commit a release tag names.
+RELEASE_TAG = re.compile(r"^v\d+\.\d+(\.\d+)?(-rc\d+)?$")
 
 
 def choose(environment: Environment, ref: str | None) -> str:
@@ -27,6 +33,10 @@ def resolve(environment: Environment, server: ServerSettings, runner: Runner, re
         return result.stdout.strip() or None
 
     if environment.refs == "tag":
+        if not RELEASE_TAG.match(ref):
+            raise Refusal(
+                f"{environment.name} deploys a release tag (v1.2, v1.2.3, v1.2.3-rc1); {ref!r} is not one"
+            )
         sha = commit_of(f"refs/tags/{ref}")
         if sha is None:
             is_branch = commit_of(f"refs/remotes/origin/{ref}") or commit_of(f"refs/heads/{ref}")

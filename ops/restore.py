@@ -8,10 +8,10 @@ starts it again (ops/attempt.py).
 
 from pathlib import Path
 
-from ops import app, backups
+from ops import app, backups, environments
 from ops.attempt import Attempt, Outcome, attempt
 from ops.runner import Runner
-from ops.target import Target
+from ops.target import Target, resolve
 
 
 def restore(
@@ -28,7 +28,12 @@ def restore(
         dump = backups.find(target.server, target.name, file)
         with runner.step("verify backup"):
             manifest = backups.verify(dump, runner)
-            source = str(manifest.get("environment", ""))
+            dumped = backups.dumped_database(dump, target.server, runner)
+            source = (
+                backups.origin(dump, manifest, databases(target), dumped)
+                if not runner.dry_run
+                else str(manifest.get("environment", ""))
+            )
             backups.check_origin(target.name, source, from_env)
             anonymise = backups.needs_anonymising(source, target.name)
             this.note(file=dump.name, source=source, anonymised=anonymise)
@@ -49,6 +54,16 @@ def restore(
         note = f" (the data as it was is also in {this.notes['safety_backup']})"
         return Outcome(False, message=this.outcome.message + note, refused=this.outcome.refused)
     return this.outcome
+
+
+def databases(target: Target) -> dict[str, str]:
+    """Each server environment's database name, from its env file (else the matrix)."""
+    found = {}
+    for name in environments.server_environments():
+        other = resolve(name, target.server)
+        url = other.env_file.get("DATABASE_URL")
+        found[name] = backups.Database.from_url(url).name if url else other.environment.database
+    return found
 
 
 def replace_data(

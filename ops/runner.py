@@ -110,7 +110,10 @@ class Runner:
         env = {**os.environ, **self.env}
         with (
             source.open("rb") if source else open(os.devnull, "rb") as stdin,
-            sink.open("xb") if sink else open(os.devnull, "wb") as file_out,
+            # created 0600: a dump is the environment's data, readable by root only
+            os.fdopen(os.open(sink, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+            if sink
+            else open(os.devnull, "wb") as file_out,
         ):
             first = subprocess.Popen(producer, stdin=stdin, stdout=subprocess.PIPE, env=env)
             second = (

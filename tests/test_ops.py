@@ -238,3 +238,26 @@ def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
         "FAIL",
         "not checked: web container not answering: no output",
     )
+
+
+def test_a_half_written_release_line_is_skipped_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops import releases
+
+    releases.record(tmp_path, "prod", {"ref": "v1.0", "sha": "aaa", "result": "succeeded"})
+    with (tmp_path / "releases-prod.jsonl").open("a") as log:
+        log.write('{"ref": "v1.1", "sha": "bb')  # a disk that filled up mid-line
+    releases.record(tmp_path, "prod", {"ref": "v1.2", "sha": "ccc", "result": "succeeded"})
+    assert [e["ref"] for e in releases.read(tmp_path, "prod")] == ["v1.0", "v1.2"]
+    assert "releases-prod.jsonl:2 is not a whole entry, skipped" in capsys.readouterr().err
+    assert releases.current(tmp_path, "prod") == releases.read(tmp_path, "prod")[-1]
+
+
+@pytest.mark.parametrize("ref", ["v1.0~1", "v1.0^{/msg}", "v1.0^", "HEAD", "main", "1.0", "v1"])
+def test_prod_deploys_a_release_tag_and_nothing_git_would_read_as_an_expression(
+    server_root: Path, ref: str
+) -> None:
+    result = run_ops("deploy", "prod", ref, "--dry-run")
+    assert result.returncode == 2
+    assert "deploys a release tag" in result.stderr or "existing tag only" in result.stderr

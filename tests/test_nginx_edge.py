@@ -137,3 +137,29 @@ def test_the_matrix_environments_all_render_the_hardened_tls(tmp_path: Path) -> 
         text = nginx.render_full(environment, server, nginx.NginxPorts())
         assert text.count("server_tokens off;") == 2
         assert "ssl_session_tickets off;" in text
+
+
+def status_of(host: str, port: int, path: str) -> str:
+    return subprocess.run(
+        [
+            "curl",
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--resolve",
+            f"{host}:{port}:127.0.0.1",
+            f"https://{host}:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout
+
+
+def test_password_resets_and_logins_are_rate_limited_per_client(edge: tuple[str, int]) -> None:
+    codes = [status_of(*edge, "/accounts/password_reset/") for _ in range(12)]
+    assert codes[:6] == ["200"] * 6  # a person retrying is never stopped
+    assert codes[-1] == "429"  # a script is
+    assert status_of(*edge, "/dashboard/") == "200"  # the rest of the site is not limited

@@ -107,7 +107,7 @@ def cmd_nginx_activate(args: Args, env: Target, runner: Runner) -> int:
         raise Refusal(f"no certificate in {env.server.cert_dir / nginx.host_name(env.environment)}")
     with (
         runner.step("nginx-activate"),
-        locks.server_wide(env.server.state_dir, "nginx config", runner.say),
+        locks.server_wide(env.server.state_dir, "nginx config", runner.say, runner.dry_run),
     ):
         nginx.activate(env, runner)
     return 0

@@ -91,7 +91,7 @@ def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
             wait_healthy(target, runner)
     with (
         runner.step("nginx"),
-        locks.server_wide(target.server.state_dir, "nginx config", runner.say),
+        locks.server_wide(target.server.state_dir, "nginx config", runner.say, runner.dry_run),
     ):
         nginx.activate(target, runner)
     this.recover_with("", None)  # the new release is live

@@ -22,7 +22,7 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
         this.note(ref=ref, sha="", image="")
-        with locks.server_wide(target.server.state_dir, "git checkout", runner.say):
+        with locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run):
             with runner.step("fetch"):
                 runner.run(commands.git_fetch(target.server))
             with runner.step("resolve ref"):
@@ -52,10 +52,16 @@ def backup_before_deploy(target: Target, runner: Runner, ref: str, skip: bool) -
     return backups.backup(target, runner, reason=f"before deploying {ref}").name
 
 
+# Production settings must pass Django's deployment checks in the new image before anything
+# changes (a placeholder or short SECRET_KEY, a missing security setting: refused).
+DEPLOY_CHECK = ("check", ("check", "--deploy", "--fail-level", "WARNING"))
+
+
 def run_release_tasks(target: Target, runner: Runner, sha: str) -> None:
     """One-off containers of the new image, while the previous release still serves."""
     app.use_image(target, runner, sha)
-    for label, args in RELEASE_TASKS:
+    checks = (DEPLOY_CHECK,) if target.environment.settings == "production" else ()
+    for label, args in (*checks, *RELEASE_TASKS):
         with runner.step(label):
             app.run_manage(target, runner, *args)
 
@@ -90,7 +96,7 @@ def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
         this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha))
         with (
             runner.step("image kept"),
-            locks.server_wide(target.server.state_dir, "git checkout", runner.say),
+            locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run),
         ):
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)

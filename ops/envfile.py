@@ -19,6 +19,8 @@ REQUIRED_BY_EMAIL = {"brevo": ("BREVO_API_KEY",), "smtp": ("EMAIL_URL",), "conso
 # Set by the image (docker/Dockerfile): an env file value would hide the running release.
 IMAGE_KEYS = ("ALETHEIA_RELEASE",)
 DEFAULT_PORT = 8000  # docker/start's default too
+SECRET_KEY_PLACEHOLDER = "change-me-to-50-random-characters"  # noqa: S105 — .env.example's, refused
+SECRET_KEY_MIN_LENGTH = 50  # what Django's check --deploy asks for
 
 
 def parse(text: str) -> dict[str, str]:
@@ -80,6 +82,16 @@ def read(path: Path, environment: Environment, overlay_keys: frozenset[str]) -> 
     missing = [key for key in required_keys(environment) if not values.get(key)]
     if missing:
         problems.append(f"env file {path} lacks: {', '.join(missing)}")
+    secret = values.get("DJANGO_SECRET_KEY", "")
+    if secret and (
+        secret == SECRET_KEY_PLACEHOLDER
+        or len(secret) < SECRET_KEY_MIN_LENGTH
+        or len(set(secret)) < 5
+    ):
+        problems.append(
+            f"env file {path}: DJANGO_SECRET_KEY is the example's or too short (50+ random "
+            "characters: python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
     if values.get("PORT") and not values["PORT"].isdigit():
         problems.append(f"env file {path}: PORT={values['PORT']!r} is not a port number")
     for key in sorted(set(values) & overlay_keys):

@@ -73,11 +73,14 @@ def release(lock: Path) -> None:
 
 @contextmanager
 def server_wide(
-    directory: Path, what: str, say: Callable[[str], None] | None = None
+    directory: Path, what: str, say: Callable[[str], None] | None = None, dry_run: bool = False
 ) -> Iterator[None]:
     """One at a time on this server, whatever the environment: the git checkout all deploys
     fetch into, and nginx's config directory. Waits (saying so) while another holds it; the
     kernel frees it when its process dies, so it never goes stale."""
+    if dry_run:  # a dry run changes nothing, not even the state directory
+        yield
+        return
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "server.lock").open("a") as handle:
         try:

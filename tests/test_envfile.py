@@ -71,3 +71,16 @@ def test_email_keys_follow_the_matrix() -> None:
         assert set(envfile.required_keys(environment)) - set(envfile.REQUIRED_KEYS) == set(
             envfile.REQUIRED_BY_EMAIL[environment.email]
         )
+
+
+def test_the_example_secret_key_or_a_short_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / ".env.prod"
+    for secret in (envfile.SECRET_KEY_PLACEHOLDER, "short-but-not-empty", "a" * 60):
+        write_env_file(path, DATABASE_URL="d", REDIS_URL="r", DJANGO_SECRET_KEY=secret)
+        (problem,) = envfile.read(path, PROD, OVERLAY_KEYS).problems
+        assert "DJANGO_SECRET_KEY is the example's or too short" in problem
+
+
+def test_the_example_itself_would_be_refused() -> None:
+    """Copying .env.example as it is never deploys: its secret key is a placeholder."""
+    assert f"DJANGO_SECRET_KEY={envfile.SECRET_KEY_PLACEHOLDER}" in EXAMPLE

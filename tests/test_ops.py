@@ -261,3 +261,26 @@ def test_prod_deploys_a_release_tag_and_nothing_git_would_read_as_an_expression(
     result = run_ops("deploy", "prod", ref, "--dry-run")
     assert result.returncode == 2
     assert "deploys a release tag" in result.stderr or "existing tag only" in result.stderr
+
+
+def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from ops import locks
+
+    order: list[str] = []
+    said: list[str] = []
+    with locks.server_wide(tmp_path, "git checkout"):
+        second = threading.Thread(
+            target=lambda: (
+                locks.server_wide(tmp_path, "git checkout", said.append).__enter__(),
+                order.append("second"),
+            )
+        )
+        second.start()
+        time.sleep(0.3)
+        order.append("first done")
+    second.join(timeout=5)
+    assert order == ["first done", "second"]
+    assert said == ["    waiting: another deploy is using the git checkout"]

@@ -29,6 +29,12 @@ ALLOWED_HOSTS = [
     *env.list("DJANGO_ALLOWED_HOSTS", default=[]),
 ]
 
+# The dev server sits behind nginx with TLS, like staging and prod: trust its
+# X-Forwarded-Proto, and its https origin for CSRF (else logging in fails "Origin checking").
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+_HOST = env.str("ALETHEIA_HOST", default="localhost:8000")
+CSRF_TRUSTED_ORIGINS = [f"https://{_HOST}", f"http://{_HOST}"]
+
 EMBEDDED_DATABASE_URL = f"sqlite:///{BASE_DIR / '.data' / 'db.sqlite3'}"
 DATABASES = {"default": postgres_options(env.db_url("DATABASE_URL", default=EMBEDDED_DATABASE_URL))}
 if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):

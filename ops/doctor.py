@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ops import app, backups, commands, envfile, environments, nginx
 from ops.runner import Runner
@@ -33,7 +34,7 @@ class Check:
 class Context:
     target: Target
     runner: Runner
-    probe: dict[str, list[object]] | None = None
+    probe: dict[str, Any] | None = None  # manage.py probe --json
     probe_error: str = ""
 
     @property
@@ -128,6 +129,39 @@ def check_redis(ctx: Context) -> tuple[str, str]:
     if failing:
         return FAIL, f"{detail}; unreachable: {'; '.join(failing)}"
     return PASS, f"{detail}, both answer"
+
+
+def check_redis_auth(ctx: Context) -> tuple[str, str]:
+    """The server's Redis answers nobody without credentials (its default user is off)."""
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    answer = ctx.probe.get("redis_without_credentials")
+    if answer == "refused":
+        return PASS, "a client without credentials is refused; the environment has its own user"
+    if answer == "open":
+        return FAIL, "Redis answers without credentials: python3 -m ops isolation --apply"
+    return WARN, f"not checked: {answer}"
+
+
+def check_database_role(ctx: Context) -> tuple[str, str]:
+    """The environment's role is no superuser and can open no other environment's database."""
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    role = ctx.probe.get("database_role") or {}
+    assert isinstance(role, dict)
+    if role.get("superuser"):
+        return (
+            FAIL,
+            "the env file's database role is a superuser: give the environment its own role",
+        )
+    reachable = set(role.get("other_databases") or [])
+    theirs = sorted(
+        f"{env}'s {db}" for env, db in other_environments_databases(ctx).items() if db in reachable
+    )
+    if theirs:
+        detail = f"the role can connect to {', '.join(theirs)}: python3 -m ops isolation --apply"
+        return FAIL, detail
+    return PASS, "no other environment's database, no superuser"
 
 
 def check_workers(ctx: Context) -> tuple[str, str]:
@@ -238,6 +272,8 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
     ("env file", check_env_file),
     ("database", check_database),
     ("redis", check_redis),
+    ("redis auth", check_redis_auth),
+    ("database role", check_database_role),
     ("worker and beat", check_workers),
     ("nginx config", check_nginx),
     ("certificate", check_certificate),

@@ -322,3 +322,56 @@ def test_rotating_a_redis_password_keeps_the_other_users(isolated_server: dict) 
     assert redis.Redis.from_url(url).ping()
     assert redis.Redis(port=port, username="aletheia-prod", password=passwords["prod"]).ping()
     assert oct((root / "aletheia" / "envs" / ".env.staging").stat().st_mode & 0o777) == "0o600"
+
+
+def probe_as(env: dict[str, str]) -> dict:
+    import json
+
+    result = run_django(
+        "from django.core.management import call_command\ncall_command('probe', '--json')",
+        env=env,
+        settings="config.settings.production",
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_doctor_sees_the_isolation_as_the_release_does(isolated_server: dict) -> None:
+    """`manage.py probe` as staging's release runs it, and the doctor's checks on its answer:
+    FAIL before `ops isolation --apply` (Redis open, role a superuser), PASS after."""
+    from ops import doctor, envfile, target
+    from ops.runner import Runner
+    from ops.settings import ServerSettings
+
+    env, names, root = (isolated_server[k] for k in ("env", "names", "root"))
+    staging = target.resolve("staging", ServerSettings.from_environment(env))
+    ctx = doctor.Context(staging, Runner())
+
+    def app_env() -> dict[str, str]:
+        values = envfile.parse((root / "aletheia" / "envs" / ".env.staging").read_text())
+        return {
+            **values,
+            "ALETHEIA_ENV": "staging",
+            "ALETHEIA_HOST": "staging.invalid",
+            "ALETHEIA_EMAIL": "console",
+            "REDIS_CACHE_DB": "2",
+            "REDIS_BROKER_DB": "3",
+        }
+
+    before = {**app_env(), "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres"}
+    before["REDIS_URL"] = f"redis://127.0.0.1:{isolated_server['port']}"  # default user, open
+    ctx.probe = probe_as(before)
+    assert doctor.check_redis_auth(ctx)[0] == "FAIL"
+    assert doctor.check_database_role(ctx)[0] == "FAIL"
+
+    assert ops_command(env, "isolation", "--apply").returncode == 0
+    ctx.probe = probe_as(app_env())
+    assert doctor.check_redis_auth(ctx) == (
+        "PASS",
+        "a client without credentials is refused; the environment has its own user",
+    )
+    assert doctor.check_database_role(ctx) == (
+        "PASS",
+        "no other environment's database, no superuser",
+    )
+    assert names["prod"] not in ctx.probe["database_role"]["other_databases"]

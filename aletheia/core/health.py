@@ -148,6 +148,39 @@ def _status(check: Callable[[], str]) -> str:
     return "ok"
 
 
+def database_role() -> dict[str, object]:
+    """Is this release's database role a superuser, and which other databases may it open?"""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        (superuser,) = cursor.fetchone() or (None,)
+        cursor.execute(
+            "SELECT datname FROM pg_database WHERE datallowconn AND datname <> current_database()"
+            " AND datname NOT IN ('postgres', 'template1')"
+            " AND has_database_privilege(datname, 'CONNECT') ORDER BY datname"
+        )
+        others = [row[0] for row in cursor.fetchall()]
+    return {"superuser": superuser, "other_databases": others}
+
+
+def redis_without_credentials() -> str:
+    """What the broker's Redis answers a client that gives no user and no password."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return "not redis"
+    kwargs = redis.connection.parse_url(url)
+    kwargs.pop("username", None)
+    kwargs.pop("password", None)
+    try:
+        redis.Redis(**kwargs, socket_connect_timeout=2, socket_timeout=2).ping()
+    except redis.exceptions.AuthenticationError:
+        return "refused"
+    except redis.exceptions.ResponseError as exc:  # NOAUTH on servers with requirepass
+        return "refused" if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) else f"error: {exc}"
+    except redis.exceptions.RedisError as exc:
+        return f"error: {exc}"
+    return "open"
+
+
 def probe() -> dict[str, object]:
     """What this release connects to and whether it can: `manage.py probe --json`, which
     `make doctor` runs inside the environment's web container."""
@@ -164,4 +197,6 @@ def probe() -> dict[str, object]:
         ],
         "broker": [_redis_db(settings.CELERY_BROKER_URL), _status(check_broker)],
         "heartbeat": [every.total_seconds(), age],
+        "redis_without_credentials": redis_without_credentials(),
+        "database_role": database_role() if connection.vendor == "postgresql" else {},
     }

@@ -1,6 +1,7 @@
 """The edge as a client meets it: the real nginx serving the config ops renders, in front of an
 upstream that sends Django's own security headers."""
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -163,3 +164,45 @@ def test_password_resets_and_logins_are_rate_limited_per_client(edge: tuple[str,
     assert codes[:6] == ["200"] * 6  # a person retrying is never stopped
     assert codes[-1] == "429"  # a script is
     assert status_of(*edge, "/dashboard/") == "200"  # the rest of the site is not limited
+
+
+TESTSSL_FAILURES = ("NOT ok", "VULNERABLE")
+
+
+def test_testssl_finds_nothing_wrong_with_protocols_ciphers_and_headers(
+    edge: tuple[str, int], tmp_path: Path
+) -> None:
+    if not shutil.which("testssl"):
+        pytest.fail("testssl.sh is needed: apt-get install testssl.sh (.ci/run installs it)")
+    host, port = edge
+    report = tmp_path / "testssl.txt"
+    subprocess.run(
+        [
+            "testssl",
+            "--quiet",
+            "--color",
+            "0",
+            "--warnings",
+            "off",
+            "--fast",
+            "--protocols",
+            "--std",
+            "--headers",
+            "--vulnerable",
+            "--ip",
+            "127.0.0.1",
+            "--logfile",
+            str(report),
+            f"https://{host}:{port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    text = report.read_text()
+    print(text)  # shown when the test fails
+    assert "Strict Transport Security" in text  # it did run, headers included
+    flagged = [
+        line.strip() for line in text.splitlines() if any(word in line for word in TESTSSL_FAILURES)
+    ]
+    assert flagged == []

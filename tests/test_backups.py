@@ -37,7 +37,6 @@ def server(tmp_path: Path) -> Iterator[dict]:
             envs / f".env.{name}",
             DATABASE_URL=f"{POSTGRES}/{database}",
             REDIS_URL="redis://127.0.0.1:6379",
-            ALETHEIA_EMAIL="console",
         )
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
         for database in databases.values():

@@ -271,13 +271,13 @@ def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path
 
     order: list[str] = []
     said: list[str] = []
+
+    def second_deploy() -> None:
+        with locks.server_wide(tmp_path, "git checkout", said.append):
+            order.append("second")
+
     with locks.server_wide(tmp_path, "git checkout"):
-        second = threading.Thread(
-            target=lambda: (
-                locks.server_wide(tmp_path, "git checkout", said.append).__enter__(),
-                order.append("second"),
-            )
-        )
+        second = threading.Thread(target=second_deploy)
         second.start()
         time.sleep(0.3)
         order.append("first done")

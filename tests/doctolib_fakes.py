@@ -8,8 +8,8 @@ import pytest
 from django.core.cache import cache
 
 from aletheia.doctolib.client import ClientConfig, DoctolibClient
-from aletheia.doctolib.fake import FakeDoctolibServer, FakeWorld, demo_world
 from aletheia.doctolib.throttle import CircuitBreaker
+from fakedoctolib import FakeDoctolibServer, FakeWorld, demo_world
 
 TODAY = date(2026, 11, 27)
 

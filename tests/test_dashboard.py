@@ -14,7 +14,7 @@ from aletheia.catalog import services
 from aletheia.catalog.models import Divergence, SyncRun, TrackedProfile
 from aletheia.dashboard.charts import line_chart
 from aletheia.doctolib.client import DoctolibClient
-from aletheia.doctolib.fake import FakeWorld
+from fakedoctolib import FakeWorld
 
 CHROMIUM = "/usr/bin/chromium"
 

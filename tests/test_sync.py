@@ -19,7 +19,7 @@ from aletheia.catalog.models import (
 )
 from aletheia.doctolib.client import DoctolibClient
 from aletheia.doctolib.errors import ProfileGone
-from aletheia.doctolib.fake import FakeWorld, Schedule
+from fakedoctolib import FakeWorld, Schedule
 from tests.doctolib_fakes import TODAY
 
 pytestmark = pytest.mark.django_db
@@ -327,7 +327,7 @@ def test_an_unexpected_error_fails_the_profile_not_the_run(
     def broken(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(services, "catalog_apply", broken)
+    monkeypatch.setattr(services.catalog, "catalog_apply", broken)
     run = services.sync_run_execute(
         kind=SyncRun.Kind.PROFILES, profiles=profiles, client=doctolib_client
     )

@@ -12,8 +12,8 @@ from django.db import connection
 
 from aletheia.catalog import tasks
 from aletheia.catalog.models import Agenda, SyncRun, TrackedProfile
-from aletheia.doctolib.fake import FakeDoctolibServer, FakeWorld
 from config.celery_app import app as celery_app
+from fakedoctolib import FakeDoctolibServer, FakeWorld
 from tests.conftest import REPO_ROOT
 
 

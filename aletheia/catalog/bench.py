@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     from aletheia.catalog import services
     from aletheia.catalog.models import SyncRun, TrackedProfile
     from aletheia.doctolib.factory import circuit_breaker_from_settings, client_from_settings
-    from aletheia.doctolib.fake import FakeDoctolibServer, demo_world
+    from fakedoctolib import FakeDoctolibServer, demo_world
 
     call_command("migrate", verbosity=0)
     world = demo_world(args.profiles)

@@ -10,8 +10,8 @@ from django.utils import timezone
 from aletheia.catalog import services
 from aletheia.catalog.models import Expectation, SyncRun, TrackedProfile
 from aletheia.doctolib.client import ClientConfig, DoctolibClient
-from aletheia.doctolib.fake import FakeDoctolibServer, demo_world
 from aletheia.doctolib.parsing import PARIS
+from fakedoctolib import FakeDoctolibServer, demo_world
 
 DEMO_USER = ("demo", "demo")
 

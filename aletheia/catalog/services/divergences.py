@@ -1,0 +1,111 @@
+"""Divergence rules: where Doctolib differs from what the group expects, opened then resolved."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from aletheia.catalog.models import (
+    Agenda,
+    Divergence,
+    Expectation,
+    Practitioner,
+    TrackedProfile,
+    VisitMotive,
+)
+from aletheia.catalog.services.diff import fitted
+
+PROFILE_KINDS = {
+    Divergence.Kind.PROFILE_GONE,
+    Divergence.Kind.PRACTITIONER_MISSING,
+    Divergence.Kind.BOOKING_DISABLED,
+    Divergence.Kind.MOTIVE_CLOSED_TO_NEW,
+}
+AVAILABILITY_KINDS = {Divergence.Kind.AGENDA_CLOSED}
+
+
+def divergences_reconcile(
+    *,
+    profile: TrackedProfile,
+    kinds: Iterable[str],
+    current: dict[tuple[Any, str], str],
+    now: datetime,
+) -> int:
+    """Open what is newly divergent, resolve what no longer is, within `kinds`.
+
+    `current` maps (kind, subject) -> human detail for everything divergent right now.
+    """
+    open_rows = {
+        (d.kind, d.subject): d
+        for d in Divergence.objects.filter(
+            profile=profile, kind__in=kinds, resolved_at__isnull=True
+        )
+    }
+    to_open = [
+        Divergence(
+            profile=profile,
+            kind=kind,
+            **fitted(Divergence, {"subject": subject, "detail": detail}),
+            opened_at=now,
+        )
+        for (kind, subject), detail in current.items()
+        if (kind, subject) not in open_rows
+    ]
+    to_resolve = [d.pk for key, d in open_rows.items() if key not in current]
+    if to_open:
+        Divergence.objects.bulk_create(to_open)
+    if to_resolve:
+        Divergence.objects.filter(pk__in=to_resolve).update(resolved_at=now)
+    return len(to_open) + len(to_resolve)
+
+
+def catalog_divergences(
+    profile: TrackedProfile,
+    practitioners: dict[int, Practitioner],
+    motives: dict[int, VisitMotive],
+    agendas: dict[int, Agenda],
+) -> dict[tuple[Any, str], str]:
+    """What the booking page shows against the centre's expectations, and disabled agendas."""
+    current: dict[tuple[Any, str], str] = {}
+    for expectation in Expectation.objects.filter(profile=profile):
+        label = expectation.label or str(expectation.doctolib_id)
+        if expectation.kind == Expectation.Kind.PRACTITIONER_LISTED:
+            practitioner = practitioners.get(expectation.doctolib_id)
+            if practitioner is None or not practitioner.present:
+                current[
+                    (
+                        Divergence.Kind.PRACTITIONER_MISSING,
+                        f"practitioner:{expectation.doctolib_id}",
+                    )
+                ] = f"{label} is not listed on the Doctolib page"
+        elif expectation.kind == Expectation.Kind.MOTIVE_OPEN_TO_NEW:
+            motive = motives.get(expectation.doctolib_id)
+            if motive is None or not motive.present or not motive.allow_new_patients:
+                state = (
+                    "missing" if motive is None or not motive.present else "closed to new patients"
+                )
+                current[
+                    (Divergence.Kind.MOTIVE_CLOSED_TO_NEW, f"motive:{expectation.doctolib_id}")
+                ] = f"{motive.name if motive else label}: {state}"
+    for agenda in agendas.values():
+        if agenda.present and (agenda.booking_disabled or agenda.booking_temporary_disabled):
+            who = (
+                agenda.practitioner.name if agenda.practitioner else f"agenda {agenda.doctolib_id}"
+            )
+            current[(Divergence.Kind.BOOKING_DISABLED, f"agenda:{agenda.doctolib_id}")] = (
+                f"{who}: online booking disabled"
+            )
+    return current
+
+
+def closed_agenda_divergences(
+    observed: dict[tuple[int, int], dict[str, Any]], agendas: list[Agenda], closed_status: str
+) -> dict[tuple[Any, str], str]:
+    """Agendas whose availability answered `not_opened_availability`."""
+    by_pk = {a.pk: a for a in agendas}
+    return {
+        (Divergence.Kind.AGENDA_CLOSED, f"agenda:{by_pk[agenda_pk].doctolib_id}"): (
+            f"agenda {by_pk[agenda_pk].doctolib_id}: not opened for booking"
+        )
+        for (agenda_pk, _), figures in observed.items()
+        if figures["status"] == closed_status
+    }

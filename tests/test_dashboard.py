@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from aletheia.catalog import services
-from aletheia.catalog.models import Divergence, SyncRun, TrackedProfile
+from aletheia.catalog.models import Centre, Divergence, SyncRun
 from aletheia.dashboard.charts import line_chart
 from aletheia.doctolib.client import DoctolibClient
 from fakedoctolib import FakeWorld
@@ -19,10 +19,8 @@ from fakedoctolib import FakeWorld
 CHROMIUM = "/usr/bin/chromium"
 
 
-def synced_centres(
-    world: FakeWorld, client: DoctolibClient, count: int = 3
-) -> list[TrackedProfile]:
-    profiles = [TrackedProfile.objects.create(slug=slug) for slug in list(world.profiles)[:count]]
+def synced_centres(world: FakeWorld, client: DoctolibClient, count: int = 3) -> list[Centre]:
+    profiles = [Centre.objects.create(slug=slug) for slug in list(world.profiles)[:count]]
     start = timezone.now() - timedelta(days=3)
     for day in range(4):
         moment = start + timedelta(days=day)
@@ -145,7 +143,7 @@ def test_overview_queries_do_not_grow_with_the_number_of_centres(
     synced_centres(world, doctolib_client, 2)
     with CaptureQueriesContext(connection) as two:
         staff_client.get("/dashboard/")
-    synced_centres_more = [TrackedProfile.objects.create(slug=s) for s in list(world.profiles)[2:5]]
+    synced_centres_more = [Centre.objects.create(slug=s) for s in list(world.profiles)[2:5]]
     services.sync_run_execute(
         kind=SyncRun.Kind.FULL, profiles=synced_centres_more, client=doctolib_client
     )

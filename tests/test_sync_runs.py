@@ -11,14 +11,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from aletheia.catalog import tasks
-from aletheia.catalog.models import Agenda, SyncRun, TrackedProfile
+from aletheia.catalog.models import Agenda, Centre, SyncRun
 from config.celery_app import app as celery_app
 from fakedoctolib import FakeDoctolibServer, FakeWorld
 from tests.conftest import REPO_ROOT
 
 
-def track_all(world: FakeWorld) -> list[TrackedProfile]:
-    return [TrackedProfile.objects.create(slug=slug) for slug in world.profiles]
+def track_all(world: FakeWorld) -> list[Centre]:
+    return [Centre.objects.create(slug=slug) for slug in world.profiles]
 
 
 @pytest.mark.django_db

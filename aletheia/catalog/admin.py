@@ -3,6 +3,7 @@ from django.contrib import admin
 from aletheia.catalog.models import (
     Agenda,
     AvailabilitySnapshot,
+    Centre,
     Divergence,
     Expectation,
     Place,
@@ -10,7 +11,6 @@ from aletheia.catalog.models import (
     Speciality,
     SyncResult,
     SyncRun,
-    TrackedProfile,
     VisitMotive,
 )
 
@@ -20,8 +20,8 @@ class ExpectationInline(admin.TabularInline):
     extra = 1
 
 
-@admin.register(TrackedProfile)
-class TrackedProfileAdmin(admin.ModelAdmin):
+@admin.register(Centre)
+class CentreAdmin(admin.ModelAdmin):
     list_display = ["__str__", "slug", "active", "status", "name"]
     list_filter = ["active", "status"]
     search_fields = ["slug", "label", "name"]

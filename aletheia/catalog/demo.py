@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aletheia.catalog import services
-from aletheia.catalog.models import Expectation, SyncRun, TrackedProfile
+from aletheia.catalog.models import Centre, Expectation, SyncRun
 from aletheia.doctolib.client import ClientConfig, DoctolibClient
 from aletheia.doctolib.parsing import PARIS
 from fakedoctolib import FakeDoctolibServer, demo_world
@@ -17,11 +17,11 @@ DEMO_USER = ("demo", "demo")
 
 
 @transaction.atomic
-def demo_profiles_create(count: int) -> list[TrackedProfile]:
+def demo_profiles_create(count: int) -> list[Centre]:
     world = demo_world(count)
     profiles = []
     for index, (slug, fake) in enumerate(world.profiles.items()):
-        profile = TrackedProfile.objects.create(
+        profile = Centre.objects.create(
             slug=slug, label=fake.booking["data"]["profile"]["name_with_title"]
         )
         data = fake.booking["data"]

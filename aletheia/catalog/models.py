@@ -1,7 +1,11 @@
 """What the group follows on Doctolib, what Doctolib shows, and where the two differ.
 
+Vocabulary: a **centre** (`Centre`) is what the group follows; its Doctolib page is its
+*profile* (the booking page, `slug`). The foreign keys to a centre are named `profile` (their
+columns predate the name `Centre`).
+
 Doctolib ids are the natural keys. Places, practitioners, motives and agendas are kept per
-tracked profile (what that page shows); rows Doctolib stops showing are kept with
+centre (what its page shows); rows Doctolib stops showing are kept with
 `present=False`, so history stays readable.
 """
 
@@ -10,7 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
-class TrackedProfile(models.Model):
+class Centre(models.Model):
     class Status(models.TextChoices):
         NEW = "new", _("not synced yet")
         OK = "ok", _("in sync")
@@ -30,8 +34,9 @@ class TrackedProfile(models.Model):
 
     class Meta:
         ordering = ["label", "slug"]
-        verbose_name = _("tracked profile")
-        verbose_name_plural = _("tracked profiles")
+        db_table = "catalog_trackedprofile"  # the model was TrackedProfile; the table kept its name
+        verbose_name = _("centre")
+        verbose_name_plural = _("centres")
 
     def __str__(self) -> str:
         return self.label or self.name or self.slug
@@ -44,9 +49,7 @@ class Expectation(models.Model):
         PRACTITIONER_LISTED = "practitioner_listed", _("practitioner is listed")
         MOTIVE_OPEN_TO_NEW = "motive_open_to_new", _("motive open to new patients")
 
-    profile = models.ForeignKey(
-        TrackedProfile, on_delete=models.CASCADE, related_name="expectations"
-    )
+    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="expectations")
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
     doctolib_id = models.BigIntegerField(_("Doctolib id"))
     label = models.CharField(_("label"), max_length=200, blank=True)
@@ -78,7 +81,7 @@ class Speciality(models.Model):
 
 
 class ProfileScoped(models.Model):
-    profile = models.ForeignKey(TrackedProfile, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="+")
     doctolib_id = models.BigIntegerField()
     present = models.BooleanField(default=True)
 
@@ -193,7 +196,7 @@ class SyncResult(models.Model):
     """One profile's outcome within a run (written by whichever worker synced it)."""
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="results")
-    profile = models.ForeignKey(TrackedProfile, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="+")
     ok = models.BooleanField()
     error = models.TextField(blank=True)
     blocked = models.BooleanField(default=False)
@@ -257,9 +260,7 @@ class Divergence(models.Model):
         MOTIVE_CLOSED_TO_NEW = "motive_closed_to_new", _("motive closed to new patients")
         AGENDA_CLOSED = "agenda_closed", _("agenda closed")
 
-    profile = models.ForeignKey(
-        TrackedProfile, on_delete=models.CASCADE, related_name="divergences"
-    )
+    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="divergences")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     subject = models.CharField(max_length=100, help_text="what it is about, e.g. agenda:449621")
     detail = models.CharField(max_length=500)

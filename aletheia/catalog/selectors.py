@@ -7,14 +7,14 @@ from django.db.models import QuerySet
 
 from aletheia.catalog.models import (
     AvailabilitySnapshot,
+    Centre,
     Divergence,
     SyncRun,
-    TrackedProfile,
 )
 
 
-def profiles_to_sync(slugs: list[str] | None = None) -> QuerySet[TrackedProfile]:
-    queryset = TrackedProfile.objects.filter(active=True)
+def profiles_to_sync(slugs: list[str] | None = None) -> QuerySet[Centre]:
+    queryset = Centre.objects.filter(active=True)
     return queryset.filter(slug__in=slugs) if slugs else queryset
 
 
@@ -40,7 +40,7 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class CentreSummary:
-    profile: TrackedProfile
+    profile: Centre
     rows: list[MotiveRow]
     open_divergences: list[Divergence]
 
@@ -89,7 +89,7 @@ def motive_rows(snapshots: list[AvailabilitySnapshot]) -> list[MotiveRow]:
 def centre_summaries(profile_id: int | None = None) -> list[CentreSummary]:
     """Every followed centre (or one) with its rows and open divergences: three queries in
     all, however many centres."""
-    profiles = TrackedProfile.objects.filter(active=True)
+    profiles = Centre.objects.filter(active=True)
     if profile_id is not None:
         profiles = profiles.filter(pk=profile_id)
     open_divergences: dict[int, list[Divergence]] = {}
@@ -112,7 +112,7 @@ def centre_summaries(profile_id: int | None = None) -> list[CentreSummary]:
     ]
 
 
-def availability_trend(profile: TrackedProfile, since: datetime) -> list[TrendPoint]:
+def availability_trend(profile: Centre, since: datetime) -> list[TrendPoint]:
     """The centre's 7-day slot total and days to its next slot, at each change.
 
     Snapshots are stored on change only, so the state at each moment is rebuilt by replaying

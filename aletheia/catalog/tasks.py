@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from aletheia.catalog import selectors, services
-from aletheia.catalog.models import SyncRun, TrackedProfile
+from aletheia.catalog.models import Centre, SyncRun
 from aletheia.doctolib.factory import client_from_settings
 
 LOCK_SECONDS = 15 * 60
@@ -38,7 +38,7 @@ def sync_profile(self: Task, run_id: int, profile_id: int, kind: str) -> dict[st
         cache.delete(profile_lock)
         raise self.retry(countdown=2)
     try:
-        profile = TrackedProfile.objects.get(pk=profile_id)
+        profile = Centre.objects.get(pk=profile_id)
         run = SyncRun.objects.get(pk=run_id)
         client = client_from_settings()
         try:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aletheia.catalog import selectors
-from aletheia.catalog.models import TrackedProfile
+from aletheia.catalog.models import Centre
 from aletheia.dashboard.charts import line_chart
 
 TREND_DAYS = 30
@@ -29,7 +29,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def centre(request: HttpRequest, pk: int) -> HttpResponse:
-    profile = get_object_or_404(TrackedProfile, pk=pk)
+    profile = get_object_or_404(Centre, pk=pk)
     summaries = selectors.centre_summaries(profile.pk)
     summary = summaries[0] if summaries else None
     trend = selectors.availability_trend(profile, timezone.now() - timedelta(days=TREND_DAYS))

@@ -8,9 +8,9 @@ from django.db import transaction
 from aletheia.catalog.models import (
     Agenda,
     AvailabilitySnapshot,
+    Centre,
     Place,
     SyncRun,
-    TrackedProfile,
     VisitMotive,
 )
 from aletheia.catalog.services.divergences import (
@@ -52,7 +52,7 @@ def snapshot_from_window(window: AvailabilityWindow, *, now: datetime) -> dict[s
 
 
 def availability_sync(
-    *, profile: TrackedProfile, client: DoctolibClient, now: datetime, run: SyncRun | None = None
+    *, profile: Centre, client: DoctolibClient, now: datetime, run: SyncRun | None = None
 ) -> int:
     """Ask Doctolib for each bookable agenda x motive, one agenda per request (one closed
     agenda would hide the others' slots); store snapshots that differ from the last one."""
@@ -84,7 +84,7 @@ def availability_sync(
 @transaction.atomic
 def snapshots_apply(
     *,
-    profile: TrackedProfile,
+    profile: Centre,
     observed: dict[tuple[int, int], dict[str, Any]],
     now: datetime,
     run: SyncRun | None,

@@ -7,10 +7,10 @@ from django.db import transaction
 
 from aletheia.catalog.models import (
     Agenda,
+    Centre,
     Divergence,
     Place,
     Practitioner,
-    TrackedProfile,
     VisitMotive,
 )
 from aletheia.catalog.services.diff import fields_update, scoped_rows_sync, specialities_sync
@@ -30,7 +30,7 @@ def _pk_of(rows: dict[int, Any], doctolib_id: int | None) -> int | None:
 
 
 @transaction.atomic
-def catalog_apply(*, profile: TrackedProfile, booking: ParsedBooking, now: datetime) -> int:
+def catalog_apply(*, profile: Centre, booking: ParsedBooking, now: datetime) -> int:
     """Write what the booking page shows; open/resolve catalog divergences. Returns changes."""
     specialities, changes = specialities_sync(booking)
     changes += fields_update(
@@ -38,7 +38,7 @@ def catalog_apply(*, profile: TrackedProfile, booking: ParsedBooking, now: datet
         doctolib_id=booking.profile_id,
         name=booking.name,
         speciality_name=booking.speciality_name,
-        status=TrackedProfile.Status.OK,
+        status=Centre.Status.OK,
         last_error="",
     )
     places, n = scoped_rows_sync(
@@ -111,8 +111,8 @@ def catalog_apply(*, profile: TrackedProfile, booking: ParsedBooking, now: datet
 
 
 @transaction.atomic
-def profile_mark_gone(*, profile: TrackedProfile, error: ProfileGone, now: datetime) -> int:
-    changes = fields_update(profile, status=TrackedProfile.Status.GONE, last_error=str(error))
+def profile_mark_gone(*, profile: Centre, error: ProfileGone, now: datetime) -> int:
+    changes = fields_update(profile, status=Centre.Status.GONE, last_error=str(error))
     return changes + divergences_reconcile(
         profile=profile,
         kinds={Divergence.Kind.PROFILE_GONE},
@@ -121,7 +121,7 @@ def profile_mark_gone(*, profile: TrackedProfile, error: ProfileGone, now: datet
     )
 
 
-def profile_sync(*, profile: TrackedProfile, client: DoctolibClient, now: datetime) -> int:
+def profile_sync(*, profile: Centre, client: DoctolibClient, now: datetime) -> int:
     """Fetch the booking page and write it. Raises DoctolibError subclasses."""
     try:
         booking = client.booking(profile.slug)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import models
 
-from aletheia.catalog.models import Speciality, TrackedProfile
+from aletheia.catalog.models import Centre, Speciality
 from aletheia.doctolib.parsing import ParsedBooking
 
 
@@ -26,7 +26,7 @@ def fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
 
 
 def scoped_rows_sync(
-    model: Any, profile: TrackedProfile, desired: dict[int, dict[str, Any]]
+    model: Any, profile: Centre, desired: dict[int, dict[str, Any]]
 ) -> tuple[dict[int, Any], int]:
     """Make `model`'s rows for `profile` match `desired` (doctolib_id -> field values).
 

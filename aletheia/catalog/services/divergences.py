@@ -6,10 +6,10 @@ from typing import Any
 
 from aletheia.catalog.models import (
     Agenda,
+    Centre,
     Divergence,
     Expectation,
     Practitioner,
-    TrackedProfile,
     VisitMotive,
 )
 from aletheia.catalog.services.diff import fitted
@@ -25,7 +25,7 @@ AVAILABILITY_KINDS = {Divergence.Kind.AGENDA_CLOSED}
 
 def divergences_reconcile(
     *,
-    profile: TrackedProfile,
+    profile: Centre,
     kinds: Iterable[str],
     current: dict[tuple[Any, str], str],
     now: datetime,
@@ -59,7 +59,7 @@ def divergences_reconcile(
 
 
 def catalog_divergences(
-    profile: TrackedProfile,
+    profile: Centre,
     practitioners: dict[int, Practitioner],
     motives: dict[int, VisitMotive],
     agendas: dict[int, Agenda],

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from aletheia.catalog.models import SyncResult, SyncRun, TrackedProfile
+from aletheia.catalog.models import Centre, SyncResult, SyncRun
 from aletheia.catalog.services.availability import availability_sync
 from aletheia.catalog.services.catalog import profile_sync
 from aletheia.catalog.services.diff import fields_update
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ProfileOutcome:
-    profile: TrackedProfile
+    profile: Centre
     ok: bool
     changes: int = 0
     requests: int = 0
@@ -35,7 +35,7 @@ def fixed_clock(moment: datetime) -> Callable[[], datetime]:
 
 
 def profile_run_one(
-    *, profile: TrackedProfile, kind: str, client: DoctolibClient, now: datetime
+    *, profile: Centre, kind: str, client: DoctolibClient, now: datetime
 ) -> ProfileOutcome:
     """Sync one centre for a run of `kind`; Doctolib errors become the outcome's error."""
     started, requests_before = time.monotonic(), client.requests_sent
@@ -50,7 +50,7 @@ def profile_run_one(
     except DoctolibError as exc:
         outcome.ok, outcome.error = False, str(exc)
         if not isinstance(exc, ProfileGone):
-            fields_update(profile, status=TrackedProfile.Status.ERROR, last_error=str(exc))
+            fields_update(profile, status=Centre.Status.ERROR, last_error=str(exc))
     except Exception as exc:  # a bug must fail this centre, not stall the whole run
         logger.exception("sync of %s failed unexpectedly", profile.slug)
         outcome.ok, outcome.error = False, f"internal error: {type(exc).__name__}: {exc}"
@@ -104,7 +104,7 @@ def sync_run_finish(*, run: SyncRun, now: datetime | None = None) -> SyncRun:
 def sync_run_execute(
     *,
     kind: str,
-    profiles: list[TrackedProfile],
+    profiles: list[Centre],
     client: DoctolibClient,
     now: Callable[[], datetime] = timezone.now,
     on_profile: Callable[[ProfileOutcome], None] | None = None,

@@ -9,7 +9,7 @@ from aletheia.doctolib.factory import client_from_settings
 
 
 class Command(BaseCommand):
-    help = "Sync tracked profiles from Doctolib in this process, with progress and a summary."
+    help = "Sync followed centres from Doctolib in this process, with progress and a summary."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slugs", nargs="*", help="profile slugs to sync")
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Not tracked (or not followed): {', '.join(unknown)}")
         if not profiles:
-            raise CommandError("No followed profile: add some in the admin (Tracked profiles).")
+            raise CommandError("No followed profile: add some in the admin (Centres).")
 
         client = client_from_settings()
         started = time.monotonic()

@@ -9,6 +9,7 @@ centre (what its page shows); rows Doctolib stops showing are kept with
 `present=False`, so history stays readable.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,17 @@ class Centre(models.Model):
         GONE = "gone", _("gone from Doctolib")
         ERROR = "error", _("last sync failed")
 
+    class State(models.TextChoices):
+        """What an operations manager needs to know, worst first (the overview's order)."""
+
+        BLOCKED = "blocked", _("blocked")
+        ERROR = "error", _("error")
+        GONE = "gone", _("gone")
+        FULL = "full", _("full")
+        CLOSED = "closed", _("closed")
+        NEVER = "never", _("never synced")
+        OK = "ok", _("ok")
+
     slug = models.SlugField(_("Doctolib slug"), max_length=200, unique=True)
     label = models.CharField(_("label"), max_length=200, blank=True)
     active = models.BooleanField(_("followed"), default=True)
@@ -31,6 +43,36 @@ class Centre(models.Model):
         max_length=10, choices=Status.choices, default=Status.NEW, editable=False
     )
     last_error = models.TextField(blank=True, editable=False)
+    # What the operations manager sees, computed at each sync (see services.state): one row
+    # per centre is all the overview reads.
+    state = models.CharField(
+        _("state"),
+        max_length=12,
+        choices=State.choices,
+        default=State.NEVER,
+        db_default=State.NEVER.value,
+        editable=False,
+    )
+    state_detail = models.CharField(
+        _("state detail"), max_length=300, blank=True, db_default="", editable=False
+    )
+    state_since = models.DateTimeField(_("in this state since"), null=True, editable=False)
+    checked_at = models.DateTimeField(_("last sync attempt"), null=True, editable=False)
+    full_after_days = models.PositiveSmallIntegerField(
+        _("full when no slot within (days)"), default=14, db_default=14, editable=False
+    )
+    next_slot = models.DateTimeField(_("next free slot"), null=True, editable=False)
+    slots_7 = models.IntegerField(_("free slots, 7 days"), default=0, db_default=0, editable=False)
+    slots_28 = models.IntegerField(
+        _("free slots, 28 days"), default=0, db_default=0, editable=False
+    )
+    new_patient_slots_7 = models.IntegerField(
+        _("free slots for new patients, 7 days"), default=0, db_default=0, editable=False
+    )
+    open_divergences = models.IntegerField(
+        _("open divergences"), default=0, db_default=0, editable=False
+    )
+    city = models.CharField(_("city"), max_length=100, blank=True, db_default="", editable=False)
 
     class Meta:
         ordering = ["label", "slug"]
@@ -68,8 +110,14 @@ class Expectation(models.Model):
 
 
 class Speciality(models.Model):
-    doctolib_id = models.BigIntegerField(unique=True)
+    doctolib_id = models.BigIntegerField(_("Doctolib id"), unique=True)
     name = models.CharField(_("name"), max_length=200)
+    full_after_days = models.PositiveSmallIntegerField(
+        _("full when no slot within (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the default (ALETHEIA_FULL_AFTER_DAYS, 14 days)."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -78,6 +126,10 @@ class Speciality(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def full_threshold(self) -> int:
+        return self.full_after_days or settings.ALETHEIA_FULL_AFTER_DAYS
 
 
 class ProfileScoped(models.Model):
@@ -144,6 +196,19 @@ class Agenda(ProfileScoped):
     booking_disabled = models.BooleanField(default=False)
     booking_temporary_disabled = models.BooleanField(default=False)
     motive_ids = models.JSONField(default=list, help_text="Doctolib ids of the motives it offers")
+    # True capacity, from the last availability sync: distinct slots (a slot offered for two
+    # motives counts once), and those of motives open to new patients.
+    availability = models.CharField(
+        _("availability"), max_length=10, blank=True, db_default="", editable=False
+    )
+    next_slot = models.DateTimeField(_("next free slot"), null=True, editable=False)
+    slots_7 = models.IntegerField(_("free slots, 7 days"), default=0, db_default=0, editable=False)
+    slots_28 = models.IntegerField(
+        _("free slots, 28 days"), default=0, db_default=0, editable=False
+    )
+    new_patient_slots_7 = models.IntegerField(
+        _("free slots for new patients, 7 days"), default=0, db_default=0, editable=False
+    )
 
     class Meta(ProfileScoped.Meta):
         verbose_name = _("agenda")
@@ -179,6 +244,7 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        indexes = [models.Index(fields=["-started_at"], name="syncrun_started")]
         verbose_name = _("sync run")
         verbose_name_plural = _("sync runs")
 
@@ -281,3 +347,47 @@ class Divergence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.detail}"
+
+
+class CentreStateChange(models.Model):
+    """A centre entered `state` at `at`: the history behind "since when"."""
+
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="state_changes")
+    state = models.CharField(_("state"), max_length=12, choices=Centre.State.choices)
+    previous = models.CharField(
+        _("previous state"), max_length=12, choices=Centre.State.choices, blank=True
+    )
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        indexes = [models.Index(fields=["centre", "-at"], name="centre_state_history")]
+        ordering = ["-at"]
+        verbose_name = _("centre state change")
+        verbose_name_plural = _("centre state changes")
+
+    def __str__(self) -> str:
+        return f"{self.centre}: {self.get_state_display()} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class CentreDay(models.Model):
+    """A centre's figures on a day (the last sync of the day): one row per day, even when
+    nothing changed, so trends read as a history."""
+
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField(_("day"))
+    state = models.CharField(_("state"), max_length=12, choices=Centre.State.choices)
+    next_slot = models.DateTimeField(_("next free slot"), null=True)
+    days_to_next_slot = models.FloatField(_("days to the next free slot"), null=True)
+    slots_7 = models.IntegerField(_("free slots, 7 days"), default=0)
+    slots_28 = models.IntegerField(_("free slots, 28 days"), default=0)
+    new_patient_slots_7 = models.IntegerField(_("free slots for new patients, 7 days"), default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["centre", "day"], name="centre_day_unique")]
+        ordering = ["centre", "day"]
+        verbose_name = _("centre day")
+        verbose_name_plural = _("centre days")
+
+    def __str__(self) -> str:
+        return f"{self.centre} {self.day}"

@@ -43,7 +43,7 @@ def sync_profile(self: Task, run_id: int, profile_id: int, kind: str) -> dict[st
         client = client_from_settings()
         try:
             outcome = services.profile_run_one(
-                profile=profile, kind=kind, client=client, now=timezone.now()
+                profile=profile, kind=kind, client=client, now=timezone.now(), run=run
             )
         finally:
             client.close()

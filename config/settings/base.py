@@ -133,6 +133,8 @@ DOCTOLIB_RATE_PER_SECOND = env.float("DOCTOLIB_RATE_PER_SECOND", default=2.0)
 DOCTOLIB_BLOCKS_BEFORE_STOP = env.int("DOCTOLIB_BLOCKS_BEFORE_STOP", default=3)
 DOCTOLIB_BLOCK_COOLDOWN_SECONDS = env.int("DOCTOLIB_BLOCK_COOLDOWN_SECONDS", default=900)
 DOCTOLIB_CIRCUIT_KEY = "aletheia:doctolib:circuit"
+# a centre is "full" when no slot is free within this many days (per speciality in the admin)
+ALETHEIA_FULL_AFTER_DAYS = env.int("ALETHEIA_FULL_AFTER_DAYS", default=14)
 DOCTOLIB_CONCURRENCY = env.int("DOCTOLIB_CONCURRENCY", default=2)
 DOCTOLIB_PROFILES_EVERY = timedelta(hours=env.int("DOCTOLIB_PROFILES_EVERY_HOURS", default=24))
 DOCTOLIB_AVAILABILITIES_EVERY = timedelta(

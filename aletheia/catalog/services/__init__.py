@@ -7,6 +7,7 @@ One module per concern:
 - `divergences`: the rules that say where Doctolib differs from what the group expects;
 - `catalog`: a centre's booking page (places, practitioners, motives, agendas);
 - `availability`: slots per agenda x motive, and the snapshots kept of them;
+- `state`: a centre's state (ok, full, closed, blocked…) decided at each sync, its history;
 - `runs`: one sync run over many centres, and its bookkeeping.
 
 Every centre is fetched first (HTTP, outside any transaction) then written in one
@@ -30,12 +31,14 @@ from aletheia.catalog.services.runs import (
     sync_run_finish,
     sync_run_start,
 )
+from aletheia.catalog.services.state import centre_state_refresh, state_decide
 
 __all__ = [
     "HORIZON_DAYS",
     "ProfileOutcome",
     "availability_sync",
     "catalog_apply",
+    "centre_state_refresh",
     "divergences_reconcile",
     "fixed_clock",
     "profile_mark_gone",
@@ -43,6 +46,7 @@ __all__ = [
     "profile_sync",
     "snapshot_from_window",
     "snapshots_apply",
+    "state_decide",
     "sync_result_record",
     "sync_run_execute",
     "sync_run_finish",

@@ -1,5 +1,6 @@
 """Availability: slots per agenda x motive, kept as snapshots that change only on change."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,14 +25,26 @@ from aletheia.doctolib.parsing import PARIS
 HORIZON_DAYS = 28
 
 
+STATUS_RANK: dict[str, int] = {
+    AvailabilitySnapshot.Status.OPEN: 0,
+    AvailabilitySnapshot.Status.LATER: 1,
+    AvailabilitySnapshot.Status.NONE: 2,
+    AvailabilitySnapshot.Status.CLOSED: 3,
+}
+
+
+def count_within(slots: Iterable[datetime], *, now: datetime, days: int) -> int:
+    """Slots from `now` to the end of the `days`-th day (Paris), today being day 1."""
+    limit = now.astimezone(PARIS).date() + timedelta(days=days)
+    return sum(1 for s in slots if s >= now and s.astimezone(PARIS).date() < limit)
+
+
 def snapshot_from_window(window: AvailabilityWindow, *, now: datetime) -> dict[str, Any]:
     """Figures for a window; slots already past (earlier today) do not count."""
-    today = now.astimezone(PARIS).date()
     upcoming = [s for s in window.slots if s >= now]
 
     def count(days: int) -> int:
-        limit = today + timedelta(days=days)
-        return sum(1 for s in upcoming if s.astimezone(PARIS).date() < limit)
+        return count_within(upcoming, now=now, days=days)
 
     next_slot = upcoming[0] if upcoming else None
     if upcoming:
@@ -56,15 +69,13 @@ def availability_sync(
 ) -> int:
     """Ask Doctolib for each bookable agenda x motive, one agenda per request (one closed
     agenda would hide the others' slots); store snapshots that differ from the last one."""
-    agendas = list(
-        Agenda.objects.filter(profile=profile, present=True, booking_disabled=False).order_by(
-            "doctolib_id"
-        )
-    )
+    present = list(Agenda.objects.filter(profile=profile, present=True).order_by("doctolib_id"))
+    agendas = [a for a in present if not a.booking_disabled]
     motives = {m.doctolib_id: m for m in VisitMotive.objects.filter(profile=profile, present=True)}
     place_practice = dict(Place.objects.filter(profile=profile).values_list("pk", "doctolib_id"))
     start = now.astimezone(PARIS).date()
     observed: dict[tuple[int, int], dict[str, Any]] = {}
+    capacity: dict[int, AgendaCapacity] = {a.pk: AgendaCapacity() for a in present}
     for agenda in agendas:
         for motive_id in agenda.motive_ids:
             motive = motives.get(motive_id)
@@ -77,8 +88,65 @@ def availability_sync(
                 start=start,
                 horizon_days=HORIZON_DAYS,
             )
-            observed[(agenda.pk, motive.pk)] = snapshot_from_window(window, now=now)
-    return snapshots_apply(profile=profile, observed=observed, now=now, run=run, agendas=agendas)
+            figures = snapshot_from_window(window, now=now)
+            observed[(agenda.pk, motive.pk)] = figures
+            capacity[agenda.pk].add(window, figures, new_patients=motive.allow_new_patients)
+    with transaction.atomic():
+        changes = snapshots_apply(
+            profile=profile, observed=observed, now=now, run=run, agendas=agendas
+        )
+        agenda_capacity_apply(present, capacity, now=now)
+    return changes
+
+
+class AgendaCapacity:
+    """One agenda's true capacity: the distinct slots of all its motives, not their sum."""
+
+    def __init__(self) -> None:
+        self.slots: set[datetime] = set()
+        self.new_patient_slots: set[datetime] = set()
+        self.statuses: list[str] = []
+        self.later: list[datetime] = []
+
+    def add(
+        self, window: AvailabilityWindow, figures: dict[str, Any], *, new_patients: bool
+    ) -> None:
+        self.slots.update(window.slots)
+        if new_patients:
+            self.new_patient_slots.update(window.slots)
+        self.statuses.append(figures["status"])
+        if figures["next_slot"] is not None:
+            self.later.append(figures["next_slot"])
+
+    def fields(self, now: datetime) -> dict[str, Any]:
+        upcoming = sorted(s for s in self.slots if s >= now)
+        return {
+            "availability": min(self.statuses, key=STATUS_RANK.__getitem__)
+            if self.statuses
+            else "",
+            "next_slot": upcoming[0] if upcoming else min(self.later, default=None),
+            "slots_7": count_within(upcoming, now=now, days=7),
+            "slots_28": count_within(upcoming, now=now, days=HORIZON_DAYS),
+            "new_patient_slots_7": count_within(self.new_patient_slots, now=now, days=7),
+        }
+
+
+def agenda_capacity_apply(
+    agendas: list[Agenda], capacity: dict[int, AgendaCapacity], *, now: datetime
+) -> None:
+    """Write each agenda's capacity where it changed (agendas not asked: empty)."""
+    changed: list[Agenda] = []
+    names: set[str] = set()
+    for agenda in agendas:
+        values = capacity[agenda.pk].fields(now)
+        diff = {k: v for k, v in values.items() if getattr(agenda, k) != v}
+        if diff:
+            for key, value in diff.items():
+                setattr(agenda, key, value)
+            changed.append(agenda)
+            names.update(diff)
+    if changed:
+        Agenda.objects.bulk_update(changed, sorted(names))
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from aletheia.catalog.models import Centre, SyncResult, SyncRun
 from aletheia.catalog.services.availability import availability_sync
 from aletheia.catalog.services.catalog import profile_sync
 from aletheia.catalog.services.diff import fields_update
+from aletheia.catalog.services.state import Failure, centre_state_refresh
 from aletheia.doctolib.client import DoctolibClient
 from aletheia.doctolib.errors import Blocked, CircuitOpen, DoctolibError, ProfileGone
 
@@ -35,25 +36,42 @@ def fixed_clock(moment: datetime) -> Callable[[], datetime]:
 
 
 def profile_run_one(
-    *, profile: Centre, kind: str, client: DoctolibClient, now: datetime
+    *,
+    profile: Centre,
+    kind: str,
+    client: DoctolibClient,
+    now: datetime,
+    run: SyncRun | None = None,
 ) -> ProfileOutcome:
-    """Sync one centre for a run of `kind`; Doctolib errors become the outcome's error."""
+    """Sync one centre for a run of `kind`; Doctolib errors become the outcome's error and the
+    centre's state. A centre not even tried (the circuit was already open) keeps its state."""
     started, requests_before = time.monotonic(), client.requests_sent
     outcome = ProfileOutcome(profile=profile, ok=True)
+    failure: Failure | None = None
+    tried = True
     try:
         if kind in (SyncRun.Kind.PROFILES, SyncRun.Kind.FULL):
             outcome.changes += profile_sync(profile=profile, client=client, now=now)
         if kind in (SyncRun.Kind.AVAILABILITIES, SyncRun.Kind.FULL):
-            outcome.changes += availability_sync(profile=profile, client=client, now=now)
+            outcome.changes += availability_sync(profile=profile, client=client, now=now, run=run)
     except (Blocked, CircuitOpen) as exc:
         outcome.ok, outcome.error, outcome.blocked = False, str(exc), isinstance(exc, CircuitOpen)
+        tried = client.requests_sent > requests_before
+        if not tried:
+            outcome.error = f"not synced: {exc}"
+        failure = Failure(Centre.State.BLOCKED, str(exc))
     except DoctolibError as exc:
         outcome.ok, outcome.error = False, str(exc)
-        if not isinstance(exc, ProfileGone):
+        gone = isinstance(exc, ProfileGone)
+        if not gone:
             fields_update(profile, status=Centre.Status.ERROR, last_error=str(exc))
+        failure = Failure(Centre.State.GONE if gone else Centre.State.ERROR, str(exc))
     except Exception as exc:  # a bug must fail this centre, not stall the whole run
         logger.exception("sync of %s failed unexpectedly", profile.slug)
         outcome.ok, outcome.error = False, f"internal error: {type(exc).__name__}: {exc}"
+        failure = Failure(Centre.State.ERROR, outcome.error)
+    if tried:
+        centre_state_refresh(centre=profile, now=now, failure=failure)
     outcome.requests = client.requests_sent - requests_before
     outcome.seconds = round(time.monotonic() - started, 3)
     return outcome
@@ -112,7 +130,7 @@ def sync_run_execute(
     """Run a whole sync in this process, centre after centre; stops when the circuit opens."""
     run = sync_run_start(kind=kind, profiles_total=len(profiles), now=now())
     for profile in profiles:
-        outcome = profile_run_one(profile=profile, kind=kind, client=client, now=now())
+        outcome = profile_run_one(profile=profile, kind=kind, client=client, now=now(), run=run)
         sync_result_record(run, outcome)
         if on_profile:
             on_profile(outcome)

@@ -34,13 +34,6 @@ def synced_centres(world: FakeWorld, client: DoctolibClient, count: int = 3) -> 
     return profiles
 
 
-@pytest.fixture
-def staff_client(client: Client) -> Client:
-    user = get_user_model().objects.create_user("ana", password="pw-for-tests-1", is_staff=True)
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db
 def test_dashboard_requires_login(client: Client) -> None:
     response = client.get("/dashboard/")

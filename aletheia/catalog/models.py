@@ -12,6 +12,9 @@ centre (what its page shows); rows Doctolib stops showing are kept with
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -82,6 +85,35 @@ class Centre(models.Model):
 
     def __str__(self) -> str:
         return self.label or self.name or self.slug
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.state not in (self.State.OK, self.State.NEVER)
+
+    def state_reason(self) -> str:
+        """Why the centre is in its state, in the reader's language."""
+        state, detail = self.state, self.state_detail
+        if state == self.State.FULL:
+            text = gettext("No free slot within %(days)s days.") % {"days": self.full_after_days}
+            if self.next_slot:
+                when = date_format(localtime(self.next_slot), "SHORT_DATETIME_FORMAT")
+                text += " " + gettext("Next one: %(when)s.") % {"when": when}
+            return text
+        if state == self.State.CLOSED:
+            return {
+                "no_agenda": gettext("The page lists no agenda."),
+                "booking_disabled": gettext("Online booking is disabled on every agenda."),
+                "not_opened": gettext("No agenda is open for booking."),
+            }.get(detail, "")
+        if state == self.State.BLOCKED:
+            return gettext("Doctolib refused our requests (403): %(detail)s") % {"detail": detail}
+        if state == self.State.GONE:
+            return gettext("The page is gone from Doctolib: %(detail)s") % {"detail": detail}
+        if state == self.State.ERROR:
+            return gettext("The last sync failed: %(detail)s") % {"detail": detail}
+        if state == self.State.NEVER:
+            return gettext("Not synced yet.")
+        return ""
 
 
 class Expectation(models.Model):

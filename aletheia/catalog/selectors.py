@@ -1,16 +1,105 @@
 """Reads for the dashboard, commands and tasks."""
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import QuerySet
 
 from aletheia.catalog.models import (
+    Agenda,
     AvailabilitySnapshot,
     Centre,
     Divergence,
     SyncRun,
 )
+
+STATE_ORDER = {state: rank for rank, state in enumerate(Centre.State.values)}
+OVERVIEW_FIELDS = [
+    "slug",
+    "label",
+    "name",
+    "speciality_name",
+    "city",
+    "active",
+    "status",
+    "state",
+    "state_detail",
+    "state_since",
+    "checked_at",
+    "full_after_days",
+    "next_slot",
+    "slots_7",
+    "slots_28",
+    "new_patient_slots_7",
+    "open_divergences",
+]
+
+
+@dataclass(frozen=True)
+class OverviewFilters:
+    city: str = ""
+    speciality: str = ""
+    state: str = ""
+    q: str = ""
+
+    def keep(self, centre: Centre) -> bool:
+        text = f"{centre.label} {centre.name} {centre.slug} {centre.city}".casefold()
+        return (
+            (not self.city or centre.city == self.city)
+            and (not self.speciality or centre.speciality_name == self.speciality)
+            and (not self.state or centre.state == self.state)
+            and (not self.q or self.q.casefold() in text)
+        )
+
+
+@dataclass
+class Overview:
+    centres: list[Centre]
+    by_state: list[tuple[str, str, int]]  # (state, label, count) over the shown centres
+    slots_7: int
+    new_patient_slots_7: int
+    median_days_to_next_slot: float | None
+    cities: list[str] = field(default_factory=list)
+    specialities: list[str] = field(default_factory=list)
+    total: int = 0
+
+
+def overview(filters: OverviewFilters, now: datetime) -> Overview:
+    """Followed centres, needing attention first, with the tiles' figures: one query, one row
+    per centre (their state and figures are written at each sync)."""
+    every = list(Centre.objects.filter(active=True).only(*OVERVIEW_FIELDS))
+    shown = sorted(
+        (c for c in every if filters.keep(c)),
+        key=lambda c: (STATE_ORDER.get(c.state, 99), str(c).casefold()),
+    )
+    counts = dict.fromkeys(Centre.State.values, 0)
+    for centre in shown:
+        counts[centre.state] = counts.get(centre.state, 0) + 1
+    days = [(c.next_slot - now).total_seconds() / 86400 for c in shown if c.next_slot]
+    return Overview(
+        centres=shown,
+        by_state=[(s, str(label), counts[s]) for s, label in Centre.State.choices],
+        slots_7=sum(c.slots_7 for c in shown),
+        new_patient_slots_7=sum(c.new_patient_slots_7 for c in shown),
+        median_days_to_next_slot=round(statistics.median(days), 1) if days else None,
+        cities=sorted({c.city for c in every if c.city}),
+        specialities=sorted({c.speciality_name for c in every if c.speciality_name}),
+        total=len(every),
+    )
+
+
+def centre_agendas(centre: Centre) -> QuerySet[Agenda]:
+    """The centre's listed agendas with their true capacity, for the per-practitioner table."""
+    return (
+        Agenda.objects.filter(profile=centre, present=True)
+        .select_related("practitioner", "speciality", "place")
+        .order_by("practitioner__name", "doctolib_id")
+    )
+
+
+def centre_state_history(centre: Centre, limit: int = 20) -> QuerySet:
+    return centre.state_changes.all()[:limit]
 
 
 def profiles_to_sync(slugs: list[str] | None = None) -> QuerySet[Centre]:
@@ -144,4 +233,5 @@ def recent_runs(limit: int = 30) -> QuerySet[SyncRun]:
 
 
 def last_finished_run() -> SyncRun | None:
-    return SyncRun.objects.filter(finished_at__isnull=False).first()
+    """The latest run that finished (walks the `started_at` index from the newest)."""
+    return SyncRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()

@@ -16,13 +16,22 @@ TREND_DAYS = 30
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
+    filters = selectors.OverviewFilters(
+        city=request.GET.get("city", ""),
+        speciality=request.GET.get("speciality", ""),
+        state=request.GET.get("state", ""),
+        q=request.GET.get("q", "").strip(),
+    )
+    now = timezone.now()
     return render(
         request,
         "dashboard/overview.html",
         {
-            "centres": selectors.centre_summaries(),
+            "overview": selectors.overview(filters, now),
+            "filters": filters,
+            "states": Centre.State.choices,
             "last_run": selectors.last_finished_run(),
-            "now": timezone.now(),
+            "now": now,
         },
     )
 
@@ -48,7 +57,14 @@ def centre(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "dashboard/centre.html",
-        {"profile": profile, "summary": summary, "charts": charts, "now": timezone.now()},
+        {
+            "profile": profile,
+            "summary": summary,
+            "charts": charts,
+            "agendas": selectors.centre_agendas(profile),
+            "history": selectors.centre_state_history(profile),
+            "now": timezone.now(),
+        },
     )
 
 

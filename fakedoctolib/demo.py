@@ -63,6 +63,13 @@ PLACES = [
     ("Boulogne", "92100", "Boulogne-Billancourt", "route de la Reine"),
 ]
 KINDS = ["Centre médical", "Centre de santé", "Centre dentaire", "Centre ophtalmologique"]
+# which specialities each kind of centre offers (a dental centre has no dermatologist)
+KIND_SPECIALITIES = {
+    "Centre médical": [2, 8, 13, 10],
+    "Centre de santé": [2, 8, 13, 10, 1],
+    "Centre dentaire": [1],
+    "Centre ophtalmologique": [5],
+}
 
 
 def demo_world(count: int, *, seed: int = 7, today: date | None = None) -> FakeWorld:
@@ -102,7 +109,8 @@ def demo_world(count: int, *, seed: int = 7, today: date | None = None) -> FakeW
             }
             for k, pid in enumerate(practice_ids)
         ]
-        specialities = rng.sample(SPECIALITIES, k=1 + rng.randrange(2))
+        offered = [s for s in SPECIALITIES if s[0] in KIND_SPECIALITIES[kind]]
+        specialities = rng.sample(offered, k=min(len(offered), 1 + rng.randrange(2)))
         motives, practitioners, agendas = [], [], []
         schedules: dict[tuple[int, int], Schedule] = {}
         for spec in specialities:

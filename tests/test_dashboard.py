@@ -61,17 +61,29 @@ def test_centre_page_shows_figures_divergences_and_charts(
 
 
 @pytest.mark.django_db
-def test_csv_export_has_a_row_per_motive(
+def test_csv_export_opens_in_french_excel_and_lists_failing_centres(
     staff_client: Client, world: FakeWorld, doctolib_client: DoctolibClient
 ) -> None:
-    synced_centres(world, doctolib_client, 2)
-    staff_client.cookies["django_language"] = "en"
+    profiles = synced_centres(world, doctolib_client, 2)
+    blocked = Centre.objects.create(slug="blocked-centre", label="=HYPERLINK(evil)")
+    world.profiles[profiles[0].slug].behaviour = "blocked"
+    services.sync_run_execute(
+        kind=SyncRun.Kind.FULL, profiles=[profiles[0], blocked], client=doctolib_client
+    )
     response = staff_client.get("/dashboard/export.csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    body = response.content.decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body[1:]), delimiter=";"))
     assert response["Content-Type"].startswith("text/csv")
-    assert rows[0][:3] == ["Centre", "Speciality", "Motive"]
-    assert len(rows) > 2
-    assert all(r[6].isdigit() for r in rows[1:])
+    assert rows[0][:4] == ["Centre", "Ville", "Spécialité", "État"]
+    names = [r[0] for r in rows[1:]]
+    assert "'=HYPERLINK(evil)" in names  # a formula is never run
+    assert str(profiles[0]) in names  # failing centres are listed
+    assert {r[8] for r in rows[1:] if r[8]} <= {"oui", "non"}
+    assert all(r[10].isdigit() for r in rows[1:])
+    local = [r[9] for r in rows[1:] if r[9]]
+    assert local
+    assert all(len(v) == 16 and v[2] == "/" for v in local)  # dd/mm/yyyy hh:mm, local time
 
 
 def test_chart_escapes_titles_and_handles_gaps() -> None:

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from aletheia.catalog import services
 from aletheia.catalog.models import (
@@ -144,10 +145,11 @@ def test_gone_profile_is_marked_and_diverges(
         services.profile_sync(profile=profile, client=doctolib_client, now=NOW)
     profile.refresh_from_db()
     assert profile.status == Centre.Status.GONE
-    assert (
-        Divergence.objects.get(profile=profile, kind="profile_gone").detail
-        == "Doctolib answers 410"
-    )
+    gone = Divergence.objects.get(profile=profile, kind="profile_gone")
+    assert gone.detail == "Doctolib answers 410 for this page."
+    assert gone.params == {"status": 410}
+    with translation.override("fr"):
+        assert gone.message() == "Doctolib répond 410 pour cette page."
 
 
 def test_availability_snapshots_are_written_once_per_change(

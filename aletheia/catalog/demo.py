@@ -1,5 +1,6 @@
 """A demo dataset made by the real sync code against the local Doctolib-shaped server."""
 
+from time import monotonic
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
@@ -14,6 +15,13 @@ from aletheia.doctolib.parsing import PARIS
 from fakedoctolib import FakeDoctolibServer, demo_world
 
 DEMO_USER = ("demo", "demo")
+
+
+def advancing_clock(moment: datetime) -> Callable[[], datetime]:
+    """A clock that starts at `moment` and runs at real speed (a replayed day's runs last
+    as long as they took, not 0 s)."""
+    started = monotonic()
+    return lambda: moment + timedelta(seconds=monotonic() - started)
 
 
 @transaction.atomic
@@ -68,7 +76,7 @@ def demo_seed(*, count: int, days: int, progress: Callable[[str], None] = lambda
                 kind=SyncRun.Kind.FULL,
                 profiles=profiles,
                 client=client,
-                now=services.fixed_clock(moment),
+                now=advancing_clock(moment),
             )
             runs += 1
             progress(

@@ -39,13 +39,13 @@ class Centre(models.Model):
     slug = models.SlugField(_("Doctolib slug"), max_length=200, unique=True)
     label = models.CharField(_("label"), max_length=200, blank=True)
     active = models.BooleanField(_("followed"), default=True)
-    doctolib_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    doctolib_id = models.BigIntegerField(_("Doctolib id"), null=True, blank=True, editable=False)
     name = models.CharField(_("name on Doctolib"), max_length=300, blank=True, editable=False)
-    speciality_name = models.CharField(max_length=200, blank=True, editable=False)
+    speciality_name = models.CharField(_("speciality"), max_length=200, blank=True, editable=False)
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.NEW, editable=False
+        _("sync status"), max_length=10, choices=Status.choices, default=Status.NEW, editable=False
     )
-    last_error = models.TextField(blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
     # What the operations manager sees, computed at each sync (see services.state): one row
     # per centre is all the overview reads.
     state = models.CharField(
@@ -123,7 +123,9 @@ class Expectation(models.Model):
         PRACTITIONER_LISTED = "practitioner_listed", _("practitioner is listed")
         MOTIVE_OPEN_TO_NEW = "motive_open_to_new", _("motive open to new patients")
 
-    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="expectations")
+    profile = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="expectations"
+    )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
     doctolib_id = models.BigIntegerField(_("Doctolib id"))
     label = models.CharField(_("label"), max_length=200, blank=True)
@@ -165,9 +167,11 @@ class Speciality(models.Model):
 
 
 class ProfileScoped(models.Model):
-    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="+")
-    doctolib_id = models.BigIntegerField()
-    present = models.BooleanField(default=True)
+    profile = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="+"
+    )
+    doctolib_id = models.BigIntegerField(_("Doctolib id"))
+    present = models.BooleanField(_("shown on Doctolib"), default=True)
 
     class Meta:
         abstract = True
@@ -178,11 +182,11 @@ class ProfileScoped(models.Model):
 
 class Place(ProfileScoped):
     name = models.CharField(_("name"), max_length=300)
-    address = models.CharField(max_length=300, blank=True)
-    zipcode = models.CharField(max_length=20, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    zipcode = models.CharField(_("postcode"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    latitude = models.FloatField(null=True, blank=True)
-    longitude = models.FloatField(null=True, blank=True)
+    latitude = models.FloatField(_("latitude"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude"), null=True, blank=True)
 
     class Meta(ProfileScoped.Meta):
         verbose_name = _("place")
@@ -194,7 +198,7 @@ class Place(ProfileScoped):
 
 class Practitioner(ProfileScoped):
     name = models.CharField(_("name"), max_length=300)
-    speciality_name = models.CharField(max_length=200, blank=True)
+    speciality_name = models.CharField(_("speciality"), max_length=200, blank=True)
 
     class Meta(ProfileScoped.Meta):
         verbose_name = _("practitioner")
@@ -206,11 +210,13 @@ class Practitioner(ProfileScoped):
 
 class VisitMotive(ProfileScoped):
     name = models.CharField(_("name"), max_length=300)
-    speciality = models.ForeignKey(Speciality, null=True, blank=True, on_delete=models.SET_NULL)
-    ref_visit_motive_id = models.BigIntegerField(null=True, blank=True)
+    speciality = models.ForeignKey(
+        Speciality, verbose_name=_("speciality"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    ref_visit_motive_id = models.BigIntegerField(_("reference motive id"), null=True, blank=True)
     allow_new_patients = models.BooleanField(_("open to new patients"), default=True)
-    telehealth = models.BooleanField(default=False)
-    position = models.IntegerField(default=0)
+    telehealth = models.BooleanField(_("teleconsultation"), default=False)
+    position = models.IntegerField(_("position"), default=0)
 
     class Meta(ProfileScoped.Meta):
         ordering = ["position", "name"]
@@ -222,12 +228,26 @@ class VisitMotive(ProfileScoped):
 
 
 class Agenda(ProfileScoped):
-    practitioner = models.ForeignKey(Practitioner, null=True, blank=True, on_delete=models.SET_NULL)
-    speciality = models.ForeignKey(Speciality, null=True, blank=True, on_delete=models.SET_NULL)
-    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.SET_NULL)
-    booking_disabled = models.BooleanField(default=False)
-    booking_temporary_disabled = models.BooleanField(default=False)
-    motive_ids = models.JSONField(default=list, help_text="Doctolib ids of the motives it offers")
+    practitioner = models.ForeignKey(
+        Practitioner,
+        verbose_name=_("practitioner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+    )
+    speciality = models.ForeignKey(
+        Speciality, verbose_name=_("speciality"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    place = models.ForeignKey(
+        Place, verbose_name=_("place"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    booking_disabled = models.BooleanField(_("booking disabled"), default=False)
+    booking_temporary_disabled = models.BooleanField(
+        _("booking temporarily disabled"), default=False
+    )
+    motive_ids = models.JSONField(
+        _("motive ids"), default=list, help_text=_("Doctolib ids of the motives it offers")
+    )
     # True capacity, from the last availability sync: distinct slots (a slot offered for two
     # motives counts once), and those of motives open to new patients.
     availability = models.CharField(
@@ -252,27 +272,29 @@ class Agenda(ProfileScoped):
 
 class SyncRun(models.Model):
     class Kind(models.TextChoices):
-        PROFILES = "profiles", _("profiles")
+        PROFILES = "profiles", _("Doctolib pages")
         AVAILABILITIES = "availabilities", _("availabilities")
-        FULL = "full", _("profiles and availabilities")
+        FULL = "full", _("pages and availabilities")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
-        PARTIAL = "partial", _("some profiles failed")
+        PARTIAL = "partial", _("some centres failed")
         BLOCKED = "blocked", _("stopped: blocked by Doctolib")
         FAILED = "failed", _("failed")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    profiles_total = models.IntegerField(default=0)
-    profiles_ok = models.IntegerField(default=0)
-    profiles_failed = models.IntegerField(default=0)
-    requests = models.IntegerField(default=0)
-    changes = models.IntegerField(default=0)
-    message = models.TextField(blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    profiles_total = models.IntegerField(_("centres"), default=0)
+    profiles_ok = models.IntegerField(_("centres ok"), default=0)
+    profiles_failed = models.IntegerField(_("centres failed"), default=0)
+    requests = models.IntegerField(_("requests"), default=0)
+    changes = models.IntegerField(_("changes"), default=0)
+    message = models.TextField(_("message"), blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -293,14 +315,18 @@ class SyncRun(models.Model):
 class SyncResult(models.Model):
     """One profile's outcome within a run (written by whichever worker synced it)."""
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="results")
-    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="+")
-    ok = models.BooleanField()
-    error = models.TextField(blank=True)
-    blocked = models.BooleanField(default=False)
-    changes = models.IntegerField(default=0)
-    requests = models.IntegerField(default=0)
-    seconds = models.FloatField(default=0)
+    run = models.ForeignKey(
+        SyncRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="results"
+    )
+    profile = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="+"
+    )
+    ok = models.BooleanField(_("ok"))
+    error = models.TextField(_("error"), blank=True)
+    blocked = models.BooleanField(_("blocked"), default=False)
+    changes = models.IntegerField(_("changes"), default=0)
+    requests = models.IntegerField(_("requests"), default=0)
+    seconds = models.FloatField(_("seconds"), default=0)
 
     class Meta:
         ordering = ["run", "profile"]
@@ -320,16 +346,22 @@ class AvailabilitySnapshot(models.Model):
         NONE = "none", _("no availability")
         CLOSED = "closed", _("agenda not opened")
 
-    agenda = models.ForeignKey(Agenda, on_delete=models.CASCADE, related_name="snapshots")
-    motive = models.ForeignKey(VisitMotive, on_delete=models.CASCADE, related_name="snapshots")
-    sync_run = models.ForeignKey(SyncRun, null=True, on_delete=models.SET_NULL, related_name="+")
-    taken_at = models.DateTimeField(db_index=True)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    next_slot = models.DateTimeField(null=True, blank=True)
-    slots_7 = models.IntegerField(default=0)
-    slots_14 = models.IntegerField(default=0)
-    slots_28 = models.IntegerField(default=0)
-    is_latest = models.BooleanField(default=True)
+    agenda = models.ForeignKey(
+        Agenda, verbose_name=_("agenda"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    motive = models.ForeignKey(
+        VisitMotive, verbose_name=_("motive"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    sync_run = models.ForeignKey(
+        SyncRun, verbose_name=_("sync run"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    taken_at = models.DateTimeField(_("taken at"), db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    next_slot = models.DateTimeField(_("next free slot"), null=True, blank=True)
+    slots_7 = models.IntegerField(_("slots, 7 days"), default=0)
+    slots_14 = models.IntegerField(_("slots, 14 days"), default=0)
+    slots_28 = models.IntegerField(_("slots, 28 days"), default=0)
+    is_latest = models.BooleanField(_("latest"), default=True)
 
     class Meta:
         indexes = [
@@ -352,18 +384,27 @@ class Divergence(models.Model):
     """Where Doctolib differs from what the group expects: opened, then resolved."""
 
     class Kind(models.TextChoices):
-        PROFILE_GONE = "profile_gone", _("profile gone from Doctolib")
+        PROFILE_GONE = "profile_gone", _("page gone from Doctolib")
         PRACTITIONER_MISSING = "practitioner_missing", _("practitioner missing")
         BOOKING_DISABLED = "booking_disabled", _("agenda booking disabled")
         MOTIVE_CLOSED_TO_NEW = "motive_closed_to_new", _("motive closed to new patients")
         AGENDA_CLOSED = "agenda_closed", _("agenda closed")
 
-    profile = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="divergences")
-    kind = models.CharField(max_length=30, choices=Kind.choices)
-    subject = models.CharField(max_length=100, help_text="what it is about, e.g. agenda:449621")
-    detail = models.CharField(max_length=500)
-    opened_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    profile = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="divergences"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    subject = models.CharField(
+        _("subject"), max_length=100, help_text=_("what it is about, e.g. agenda:449621")
+    )
+    detail = models.CharField(
+        _("detail (English)"), max_length=500, help_text=_("Kept for search and old rows.")
+    )
+    params = models.JSONField(
+        _("parameters"), default=dict, db_default={}, blank=True, editable=False
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -380,11 +421,38 @@ class Divergence(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.detail}"
 
+    def message(self) -> str:
+        """What is wrong, in the reader's language (from the kind and its parameters)."""
+        return divergence_message(self.kind, self.params) or self.detail
+
+
+def divergence_message(kind: str, params: dict) -> str:
+    """The sentence for a divergence `kind` with its `params`, in the active language."""
+    kinds = Divergence.Kind
+    try:
+        if kind == kinds.PRACTITIONER_MISSING:
+            return gettext("%(name)s is not listed on the Doctolib page.") % params
+        if kind == kinds.MOTIVE_CLOSED_TO_NEW:
+            if params.get("missing"):
+                return gettext("%(motive)s: no longer offered.") % params
+            return gettext("%(motive)s: closed to new patients.") % params
+        if kind == kinds.BOOKING_DISABLED:
+            return gettext("%(who)s: online booking disabled.") % params
+        if kind == kinds.AGENDA_CLOSED:
+            return gettext("%(who)s: agenda not opened for booking.") % params
+        if kind == kinds.PROFILE_GONE:
+            return gettext("Doctolib answers %(status)s for this page.") % params
+    except (KeyError, TypeError):
+        return ""
+    return ""
+
 
 class CentreStateChange(models.Model):
     """A centre entered `state` at `at`: the history behind "since when"."""
 
-    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="state_changes")
+    centre = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="state_changes"
+    )
     state = models.CharField(_("state"), max_length=12, choices=Centre.State.choices)
     previous = models.CharField(
         _("previous state"), max_length=12, choices=Centre.State.choices, blank=True
@@ -406,7 +474,9 @@ class CentreDay(models.Model):
     """A centre's figures on a day (the last sync of the day): one row per day, even when
     nothing changed, so trends read as a history."""
 
-    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="days")
+    centre = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="days"
+    )
     day = models.DateField(_("day"))
     state = models.CharField(_("state"), max_length=12, choices=Centre.State.choices)
     next_slot = models.DateTimeField(_("next free slot"), null=True)

@@ -36,6 +36,11 @@ OVERVIEW_FIELDS = [
 ]
 
 
+def attention_order(centre: Centre) -> tuple[int, str]:
+    """Worst state first, then by name."""
+    return (STATE_ORDER.get(centre.state, 99), str(centre).casefold())
+
+
 @dataclass(frozen=True)
 class OverviewFilters:
     city: str = ""
@@ -71,7 +76,7 @@ def overview(filters: OverviewFilters, now: datetime) -> Overview:
     every = list(Centre.objects.filter(active=True).only(*OVERVIEW_FIELDS))
     shown = sorted(
         (c for c in every if filters.keep(c)),
-        key=lambda c: (STATE_ORDER.get(c.state, 99), str(c).casefold()),
+        key=attention_order,
     )
     counts = dict.fromkeys(Centre.State.values, 0)
     for centre in shown:
@@ -96,6 +101,22 @@ def centre_agendas(centre: Centre) -> QuerySet[Agenda]:
         .select_related("practitioner", "speciality", "place")
         .order_by("practitioner__name", "doctolib_id")
     )
+
+
+def export_centres() -> list[tuple[Centre, list[Agenda]]]:
+    """Every followed centre (needing attention first) with its listed agendas: two queries."""
+    centres = sorted(
+        Centre.objects.filter(active=True),
+        key=attention_order,
+    )
+    agendas: dict[int, list[Agenda]] = {}
+    for agenda in (
+        Agenda.objects.filter(profile__active=True, present=True)
+        .select_related("practitioner", "speciality")
+        .order_by("practitioner__name", "doctolib_id")
+    ):
+        agendas.setdefault(agenda.profile_id, []).append(agenda)
+    return [(c, agendas.get(c.pk, [])) for c in centres]
 
 
 def centre_state_history(centre: Centre, limit: int = 20) -> QuerySet:

@@ -1,4 +1,3 @@
-import csv
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -9,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from aletheia.catalog import selectors
 from aletheia.catalog.models import Centre
+from aletheia.dashboard import export
 from aletheia.dashboard.charts import line_chart
 
 TREND_DAYS = 30
@@ -77,35 +77,5 @@ def runs(request: HttpRequest) -> HttpResponse:
 def export_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="aletheia-availability.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            _("Centre"),
-            _("Speciality"),
-            _("Motive"),
-            _("Open to new patients"),
-            _("Agendas"),
-            _("Next free slot"),
-            _("Slots 7 days"),
-            _("Slots 14 days"),
-            _("Slots 28 days"),
-            _("Open divergences"),
-        ]
-    )
-    for summary in selectors.centre_summaries():
-        for row in summary.rows:
-            writer.writerow(
-                [
-                    str(summary.profile),
-                    row.speciality,
-                    row.motive,
-                    "yes" if row.open_to_new_patients else "no",
-                    row.agendas,
-                    row.next_slot.isoformat() if row.next_slot else "",
-                    row.slots_7,
-                    row.slots_14,
-                    row.slots_28,
-                    len(summary.open_divergences),
-                ]
-            )
+    export.write(response)
     return response

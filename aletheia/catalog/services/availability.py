@@ -69,7 +69,11 @@ def availability_sync(
 ) -> int:
     """Ask Doctolib for each bookable agenda x motive, one agenda per request (one closed
     agenda would hide the others' slots); store snapshots that differ from the last one."""
-    present = list(Agenda.objects.filter(profile=profile, present=True).order_by("doctolib_id"))
+    present = list(
+        Agenda.objects.filter(profile=profile, present=True)
+        .select_related("practitioner")
+        .order_by("doctolib_id")
+    )
     agendas = [a for a in present if not a.booking_disabled]
     motives = {m.doctolib_id: m for m in VisitMotive.objects.filter(profile=profile, present=True)}
     place_practice = dict(Place.objects.filter(profile=profile).values_list("pk", "doctolib_id"))

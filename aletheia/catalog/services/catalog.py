@@ -116,7 +116,7 @@ def profile_mark_gone(*, profile: Centre, error: ProfileGone, now: datetime) -> 
     return changes + divergences_reconcile(
         profile=profile,
         kinds={Divergence.Kind.PROFILE_GONE},
-        current={(Divergence.Kind.PROFILE_GONE, "profile"): f"Doctolib answers {error.status}"},
+        current={(Divergence.Kind.PROFILE_GONE, "profile"): {"status": error.status}},
         now=now,
     )
 

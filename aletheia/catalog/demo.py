@@ -1,8 +1,8 @@
 """A demo dataset made by the real sync code against the local Doctolib-shaped server."""
 
-from time import monotonic
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from time import monotonic
 
 from django.contrib.auth import get_user_model
 from django.db import transaction

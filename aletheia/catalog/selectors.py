@@ -2,7 +2,7 @@
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db.models import QuerySet
 
@@ -10,6 +10,7 @@ from aletheia.catalog.models import (
     Agenda,
     AvailabilitySnapshot,
     Centre,
+    CentreDay,
     Divergence,
     SyncRun,
 )
@@ -142,13 +143,6 @@ class MotiveRow:
 
 
 @dataclass(frozen=True)
-class TrendPoint:
-    at: datetime
-    slots_7: int
-    days_to_next_slot: float | None
-
-
-@dataclass(frozen=True)
 class CentreSummary:
     profile: Centre
     rows: list[MotiveRow]
@@ -222,31 +216,12 @@ def centre_summaries(profile_id: int | None = None) -> list[CentreSummary]:
     ]
 
 
-def availability_trend(profile: Centre, since: datetime) -> list[TrendPoint]:
-    """The centre's 7-day slot total and days to its next slot, at each change.
-
-    Snapshots are stored on change only, so the state at each moment is rebuilt by replaying
-    them in order.
-    """
-    current: dict[tuple[int, int], AvailabilitySnapshot] = {}
-    points: list[TrendPoint] = []
-    snapshots = AvailabilitySnapshot.objects.filter(
-        agenda__profile=profile, taken_at__gte=since
-    ).order_by("taken_at")
-    for snapshot in snapshots.iterator():
-        current[(snapshot.agenda_id, snapshot.motive_id)] = snapshot
-        next_slots = [s.next_slot for s in current.values() if s.next_slot]
-        days = (
-            round((min(next_slots) - snapshot.taken_at).total_seconds() / 86400, 1)
-            if next_slots
-            else None
-        )
-        point = TrendPoint(snapshot.taken_at, sum(s.slots_7 for s in current.values()), days)
-        if points and points[-1].at == point.at:
-            points[-1] = point
-        else:
-            points.append(point)
-    return points
+def centre_history(centre: Centre, since: date) -> list[CentreDay]:
+    """The centre's days from `since`, and the last one before it (its value holds until the
+    first day shown): two index reads of one centre's rows."""
+    before = CentreDay.objects.filter(centre=centre, day__lt=since).order_by("-day").first()
+    rows = list(CentreDay.objects.filter(centre=centre, day__gte=since).order_by("day"))
+    return [before, *rows] if before else rows
 
 
 def recent_runs(limit: int = 30) -> QuerySet[SyncRun]:

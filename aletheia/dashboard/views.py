@@ -1,17 +1,19 @@
+import functools
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from aletheia.catalog import selectors
 from aletheia.catalog.models import Centre
 from aletheia.dashboard import export
-from aletheia.dashboard.charts import line_chart
+from aletheia.dashboard.charts import Series, step_chart
 
-TREND_DAYS = 30
+PERIODS = ("30", "90", "365")
 
 
 @login_required
@@ -40,32 +42,54 @@ def overview(request: HttpRequest) -> HttpResponse:
 def centre(request: HttpRequest, pk: int) -> HttpResponse:
     profile = get_object_or_404(Centre, pk=pk)
     summaries = selectors.centre_summaries(profile.pk)
-    summary = summaries[0] if summaries else None
-    trend = selectors.availability_trend(profile, timezone.now() - timedelta(days=TREND_DAYS))
-    charts = [
-        line_chart(
-            [(p.at, p.days_to_next_slot) for p in trend],
-            title=_("Days to the next free slot"),
-            unit=" j",
-        ),
-        line_chart(
-            [(p.at, p.slots_7) for p in trend],
-            title=_("Free slots in the next 7 days"),
-            colour="#067647",
-        ),
-    ]
+    days = int(request.GET.get("days", "30")) if request.GET.get("days") in PERIODS else 30
     return render(
         request,
         "dashboard/centre.html",
         {
             "profile": profile,
-            "summary": summary,
-            "charts": charts,
+            "summary": summaries[0] if summaries else None,
+            "charts": trend_charts(profile, days),
+            "days": days,
+            "periods": PERIODS,
             "agendas": selectors.centre_agendas(profile),
             "history": selectors.centre_state_history(profile),
             "now": timezone.now(),
         },
     )
+
+
+def trend_charts(profile: Centre, days: int) -> list[SafeString]:
+    end = timezone.localdate()
+    start = end - timedelta(days=days - 1)
+    history = selectors.centre_history(profile, start)
+    if profile.state == Centre.State.NEVER:
+        empty = _("Not synced yet: the history starts with the first sync.")
+    else:
+        empty = _("No sync in this period.")
+    chart = functools.partial(step_chart, start=start, end=end, empty=empty)
+    return [
+        chart(
+            [
+                Series(
+                    _("days"),
+                    "#0b6e99",
+                    [(d.day, d.days_to_next_slot) for d in history],
+                )
+            ],
+            title=_("Days to the next free slot"),
+            unit=" " + _("d"),
+        ),
+        chart(
+            [
+                Series(_("all patients"), "#067647", [(d.day, d.slots_7) for d in history]),
+                Series(
+                    _("new patients"), "#7a5af8", [(d.day, d.new_patient_slots_7) for d in history]
+                ),
+            ],
+            title=_("Free slots in the next 7 days"),
+        ),
+    ]
 
 
 @login_required

@@ -2,7 +2,7 @@
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.db.models import QuerySet
 
@@ -12,8 +12,13 @@ from aletheia.catalog.models import (
     Centre,
     CentreDay,
     Divergence,
+    Practitioner,
+    SyncResult,
     SyncRun,
+    VisitMotive,
 )
+from aletheia.doctolib.factory import circuit_breaker_from_settings, client_from_settings
+from aletheia.doctolib.parsing import ParsedBooking
 
 STATE_ORDER = {state: rank for rank, state in enumerate(Centre.State.values)}
 OVERVIEW_FIELDS = [
@@ -231,3 +236,31 @@ def recent_runs(limit: int = 30) -> QuerySet[SyncRun]:
 def last_finished_run() -> SyncRun | None:
     """The latest run that finished (walks the `started_at` index from the newest)."""
     return SyncRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+
+
+def booking_preview(slug: str) -> ParsedBooking:
+    """What Doctolib shows at `slug` now (one request; raises DoctolibError)."""
+    client = client_from_settings()
+    try:
+        return client.booking(slug)
+    finally:
+        client.close()
+
+
+def centre_choices(centre: Centre) -> tuple[list[Practitioner], list[VisitMotive]]:
+    """The practitioners and motives its page lists, to choose expectations by name."""
+    practitioners = list(Practitioner.objects.filter(profile=centre, present=True).order_by("name"))
+    motives = list(
+        VisitMotive.objects.filter(profile=centre, present=True).select_related("speciality")
+    )
+    return practitioners, motives
+
+
+def last_result(centre: Centre) -> SyncResult | None:
+    return SyncResult.objects.filter(profile=centre).select_related("run").order_by("-pk").first()
+
+
+def circuit_state() -> tuple[datetime | None, int]:
+    """Whether Doctolib is being left alone (the breaker is open) and until when."""
+    open_until, blocks = circuit_breaker_from_settings().state()
+    return (datetime.fromtimestamp(open_until, tz=UTC) if open_until else None), blocks

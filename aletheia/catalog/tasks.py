@@ -67,3 +67,11 @@ def sync_all(kind: str = SyncRun.Kind.FULL) -> int:
     run = services.sync_run_start(kind=kind, profiles_total=len(profiles))
     chord(sync_profile.si(run.pk, p.pk, kind) for p in profiles)(finish_run.s(run.pk))
     return run.pk
+
+
+@shared_task
+def sync_centre_now(centre_id: int) -> int:
+    """ "Sync now" from the dashboard: a full run of one centre. Returns the run's id."""
+    run = services.sync_run_start(kind=SyncRun.Kind.FULL, profiles_total=1)
+    chord([sync_profile.si(run.pk, centre_id, SyncRun.Kind.FULL)])(finish_run.s(run.pk))
+    return run.pk

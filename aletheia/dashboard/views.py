@@ -54,6 +54,7 @@ def centre(request: HttpRequest, pk: int) -> HttpResponse:
             "periods": PERIODS,
             "agendas": selectors.centre_agendas(profile),
             "history": selectors.centre_state_history(profile),
+            "last_result": selectors.last_result(profile),
             "now": timezone.now(),
         },
     )

@@ -1,6 +1,7 @@
 """Running Aletheia without the admin: add a centre by URL, expectations by name, pause,
 sync now, the breaker."""
 
+import contextlib
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,6 +9,7 @@ from django.test import Client
 
 from aletheia.catalog.models import Centre, Expectation, SyncRun
 from aletheia.catalog.services.centres import slug_from_url
+from aletheia.doctolib.errors import CircuitOpen
 from aletheia.doctolib.factory import circuit_breaker_from_settings
 from fakedoctolib import FakeWorld
 
@@ -69,7 +71,9 @@ def test_add_a_centre_by_url_with_a_preview_then_expectations_by_name(
     assert "déjà suivi" in again.content.decode()
 
     second = data["practitioners"][-1]
-    staff_client.post(f"/dashboard/centres/{centre.pk}/expectations/", {"practitioner": [second["id"]]})
+    staff_client.post(
+        f"/dashboard/centres/{centre.pk}/expectations/", {"practitioner": [second["id"]]}
+    )
     assert list(centre.expectations.values_list("doctolib_id", flat=True)) == [second["id"]]
 
 

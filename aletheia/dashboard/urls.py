@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("centres/<int:pk>/", views.centre, name="centre"),
     path("runs/", views.runs, name="runs"),
+    path("alerts/", views.alerts, name="alerts"),
     path("export.csv", views.export_csv, name="export"),
     path("centres/add/", staff.centre_add, name="centre-add"),
     path("centres/<int:pk>/expectations/", staff.centre_expectations, name="expectations"),

@@ -1,13 +1,16 @@
 import functools
 from datetime import timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from aletheia.alerts import selectors as alert_selectors
+from aletheia.alerts import services as alert_services
 from aletheia.catalog import selectors
 from aletheia.catalog.models import Centre
 from aletheia.dashboard import export
@@ -104,3 +107,23 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = 'attachment; filename="aletheia-availability.csv"'
     export.write(response)
     return response
+
+
+@login_required
+def alerts(request: HttpRequest) -> HttpResponse:
+    """Recent alerts, and the centres this user follows (their digest emails)."""
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("centre") if v.isdigit()]
+        alert_services.follows_set(user=request.user, centre_ids=ids)
+        messages.success(request, _("Saved: your digests cover the centres ticked."))
+        return redirect("dashboard:alerts")
+    followed = alert_selectors.followed_centre_ids(request.user)
+    return render(
+        request,
+        "dashboard/alerts.html",
+        {
+            "alerts": alert_selectors.recent_alerts(request.user),
+            "centres": [(c, c.pk in followed) for c in alert_selectors.centres_to_follow()],
+            "follows_any": bool(followed),
+        },
+    )

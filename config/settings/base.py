@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "aletheia.core",
     "aletheia.catalog",
+    "aletheia.alerts",
     "aletheia.dashboard",
 ]
 
@@ -142,6 +143,9 @@ DOCTOLIB_AVAILABILITIES_EVERY = timedelta(
     minutes=env.int("DOCTOLIB_AVAILABILITIES_EVERY_MINUTES", default=15)
 )
 
+# Alerts: at most one digest email per user per period
+ALETHEIA_ALERT_PERIOD = timedelta(minutes=env.int("ALETHEIA_ALERT_PERIOD_MINUTES", default=60))
+
 # Periodic tasks are declared here, in code, and written to django-celery-beat's tables by
 # `manage.py sync_periodic_tasks` (run by every deploy). Name -> task path and interval.
 PERIODIC_TASKS: dict[str, dict[str, object]] = {
@@ -158,6 +162,10 @@ PERIODIC_TASKS: dict[str, dict[str, object]] = {
         "task": "aletheia.catalog.tasks.sync_all",
         "every": DOCTOLIB_AVAILABILITIES_EVERY,
         "kwargs": {"kind": "availabilities"},
+    },
+    "alerts-digests": {
+        "task": "aletheia.alerts.tasks.send_digests",
+        "every": timedelta(minutes=5),
     },
 }
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import translation
 
+from aletheia.alerts.services import divergence_changes_record
 from aletheia.catalog.models import (
     Agenda,
     Centre,
@@ -59,11 +60,13 @@ def divergences_reconcile(
             for (kind, subject), params in current.items()
             if (kind, subject) not in open_rows
         ]
-    to_resolve = [d.pk for key, d in open_rows.items() if key not in current]
+    to_resolve = [d for key, d in open_rows.items() if key not in current]
     if to_open:
         Divergence.objects.bulk_create(to_open)
     if to_resolve:
-        Divergence.objects.filter(pk__in=to_resolve).update(resolved_at=now)
+        Divergence.objects.filter(pk__in=[d.pk for d in to_resolve]).update(resolved_at=now)
+    if to_open or to_resolve:
+        divergence_changes_record(opened=to_open, resolved=to_resolve, at=now)
     return len(to_open) + len(to_resolve)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from aletheia.alerts.services import state_change_record
 from aletheia.catalog.models import (
     Agenda,
     AvailabilitySnapshot,
@@ -136,6 +137,7 @@ def centre_state_refresh(
             at=now,
         )
     fields_update(centre, **values)
+    state_change_record(centre=centre, before=previous, after=decision.state, at=now)
     CentreDay.objects.update_or_create(
         centre=centre,
         day=now.astimezone(PARIS).date(),

@@ -329,6 +329,7 @@ class SyncResult(models.Model):
     seconds = models.FloatField(_("seconds"), default=0)
 
     class Meta:
+        indexes = [models.Index(fields=["profile", "-id"], name="syncresult_profile_recent")]
         ordering = ["run", "profile"]
         verbose_name = _("sync result")
         verbose_name_plural = _("sync results")

@@ -4,7 +4,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from aletheia.catalog.models import (
     Agenda,
@@ -230,7 +230,9 @@ def centre_history(centre: Centre, since: date) -> list[CentreDay]:
 
 
 def recent_runs(limit: int = 30) -> QuerySet[SyncRun]:
-    return SyncRun.objects.prefetch_related("results__profile")[:limit]
+    """The latest runs with their failed results only (a run has a result per centre)."""
+    failed = SyncResult.objects.filter(ok=False).select_related("profile")
+    return SyncRun.objects.prefetch_related(Prefetch("results", queryset=failed))[:limit]
 
 
 def last_finished_run() -> SyncRun | None:

@@ -99,6 +99,10 @@ sync-all: ## full Doctolib sync of every followed profile (here, or in a one-off
 bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a local server with 50 ms latency
 	$(RUN) python -m aletheia.catalog.bench $(BENCH_ARGS)
 
+.PHONY: bench-web
+bench-web: $(VENV_STAMP) ## benchmark the dashboard as production serves it (gunicorn 2x4) at 8, 60 and 300 centres with a year of history
+	$(RUN) python -m aletheia.dashboard.bench $(BENCH_ARGS)
+
 .PHONY: django-shell
 django-shell: $(VENV_STAMP) ## Django shell on the configured database (no containers)
 	$(MANAGE) shell

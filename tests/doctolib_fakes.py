@@ -8,8 +8,8 @@ import pytest
 from django.core.cache import cache
 
 from aletheia.doctolib.client import ClientConfig, DoctolibClient
-from aletheia.doctolib.fake import FakeDoctolibServer, FakeWorld, demo_world
 from aletheia.doctolib.throttle import CircuitBreaker
+from fakedoctolib import FakeDoctolibServer, FakeWorld, demo_world
 
 TODAY = date(2026, 11, 27)
 
@@ -63,3 +63,13 @@ def _isolated_doctolib_settings(settings, doctolib: FakeDoctolibServer) -> None:
     settings.DOCTOLIB_RATE_PER_SECOND = 0
     settings.DOCTOLIB_TIMEOUT = 0.5
     settings.DOCTOLIB_MAX_RETRIES = 1
+
+
+@pytest.fixture
+def staff_client(client):
+    """A Django test client logged in as a staff member."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("ana", password="pw-for-tests-1", is_staff=True)
+    client.force_login(user)
+    return client

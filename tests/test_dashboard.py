@@ -2,7 +2,7 @@ import csv
 import io
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,18 +11,16 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from aletheia.catalog import services
-from aletheia.catalog.models import Divergence, SyncRun, TrackedProfile
-from aletheia.dashboard.charts import line_chart
+from aletheia.catalog.models import Centre, Divergence, SyncRun
+from aletheia.dashboard.charts import Series, nice_ticks, step_chart
 from aletheia.doctolib.client import DoctolibClient
-from aletheia.doctolib.fake import FakeWorld
+from fakedoctolib import FakeWorld
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-def synced_centres(
-    world: FakeWorld, client: DoctolibClient, count: int = 3
-) -> list[TrackedProfile]:
-    profiles = [TrackedProfile.objects.create(slug=slug) for slug in list(world.profiles)[:count]]
+def synced_centres(world: FakeWorld, client: DoctolibClient, count: int = 3) -> list[Centre]:
+    profiles = [Centre.objects.create(slug=slug) for slug in list(world.profiles)[:count]]
     start = timezone.now() - timedelta(days=3)
     for day in range(4):
         moment = start + timedelta(days=day)
@@ -34,13 +32,6 @@ def synced_centres(
             now=services.fixed_clock(moment),
         )
     return profiles
-
-
-@pytest.fixture
-def staff_client(client: Client) -> Client:
-    user = get_user_model().objects.create_user("ana", password="pw-for-tests-1", is_staff=True)
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db
@@ -65,34 +56,58 @@ def test_centre_page_shows_figures_divergences_and_charts(
     html = staff_client.get(f"/dashboard/centres/{profile.pk}/").content.decode()
     assert "Dr Test: online booking disabled" in html
     assert html.count('<svg class="chart"') == 2
-    assert "<polyline" in html
+    assert 'class="chart-line"' in html
     assert "Prochain créneau libre" in html  # French by default
 
 
 @pytest.mark.django_db
-def test_csv_export_has_a_row_per_motive(
+def test_csv_export_opens_in_french_excel_and_lists_failing_centres(
     staff_client: Client, world: FakeWorld, doctolib_client: DoctolibClient
 ) -> None:
-    synced_centres(world, doctolib_client, 2)
-    staff_client.cookies["django_language"] = "en"
-    response = staff_client.get("/dashboard/export.csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert response["Content-Type"].startswith("text/csv")
-    assert rows[0][:3] == ["Centre", "Speciality", "Motive"]
-    assert len(rows) > 2
-    assert all(r[6].isdigit() for r in rows[1:])
-
-
-def test_chart_escapes_titles_and_handles_gaps() -> None:
-    now = timezone.now()
-    svg = line_chart(
-        [(now, 1.0), (now + timedelta(hours=1), None), (now + timedelta(hours=2), 3.0)],
-        title="<script>",
+    profiles = synced_centres(world, doctolib_client, 2)
+    blocked = Centre.objects.create(slug="blocked-centre", label="=HYPERLINK(evil)")
+    world.profiles[profiles[0].slug].behaviour = "blocked"
+    services.sync_run_execute(
+        kind=SyncRun.Kind.FULL, profiles=[profiles[0], blocked], client=doctolib_client
     )
+    response = staff_client.get("/dashboard/export.csv")
+    body = response.content.decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body[1:]), delimiter=";"))
+    assert response["Content-Type"].startswith("text/csv")
+    assert rows[0][:4] == ["Centre", "Ville", "Spécialité", "État"]
+    names = [r[0] for r in rows[1:]]
+    assert "'=HYPERLINK(evil)" in names  # a formula is never run
+    assert str(profiles[0]) in names  # failing centres are listed
+    assert {r[8] for r in rows[1:] if r[8]} <= {"oui", "non"}
+    assert all(r[10].isdigit() for r in rows[1:])
+    local = [r[9] for r in rows[1:] if r[9]]
+    assert local
+    assert all(len(v) == 16 and v[2] == "/" for v in local)  # dd/mm/yyyy hh:mm, local time
+
+
+def test_step_chart_carries_values_forward_with_grid_hover_and_empty_state() -> None:
+    start = date(2026, 11, 1)
+    end = start + timedelta(days=29)
+    values = [(start, 3.0), (start + timedelta(days=10), None), (start + timedelta(days=20), 8.0)]
+    svg = step_chart([Series("<script>", "#000", values)], title="<b>", start=start, end=end)
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
-    assert svg.count("<polyline") == 2  # the gap splits the line
-    assert "-" in line_chart([], title="empty")
+    assert svg.count('class="chart-grid"') >= 3  # gridlines with their values
+    assert ">4</text>" in svg  # axis values at round steps
+    assert "3 (01/11/2026 \u2013 10/11/2026)</title>" in svg  # held until it changed
+    assert svg.count("<title>") == 2  # one hover target per step, none for the gap
+    assert "no data yet" in step_chart(
+        [Series("x", "#000", [])], title="t", start=start, end=end, empty="no data yet"
+    )
+    flat = step_chart([Series("x", "#000", [(start, 0.0)])], title="t", start=start, end=end)
+    assert ">1</text>" not in flat  # an all-zero series does not invent a 0-1 scale
+
+
+def test_nice_ticks() -> None:
+    assert nice_ticks(8) == [0, 2, 4, 6, 8]
+    assert nice_ticks(95) == [0, 25, 50, 75, 100]
+    assert nice_ticks(0) == [0]
 
 
 @pytest.fixture
@@ -123,7 +138,7 @@ def test_dashboard_in_a_real_browser(
     expect(page.locator("h1")).to_have_text("La prise de rendez-vous en un coup d'œil")
     expect(page.locator("#centres tbody tr")).to_have_count(len(profiles))
     page.click(f"text={profiles[0]}")
-    expect(page.locator("svg.chart polyline").first).to_be_visible()
+    expect(page.locator("svg.chart path.chart-line").first).to_be_visible()
     expect(page.locator("#motives tbody tr").first).to_be_visible()
     page.screenshot(path=str(tmp_path / "centre-fr.png"), full_page=True)
 
@@ -145,7 +160,7 @@ def test_overview_queries_do_not_grow_with_the_number_of_centres(
     synced_centres(world, doctolib_client, 2)
     with CaptureQueriesContext(connection) as two:
         staff_client.get("/dashboard/")
-    synced_centres_more = [TrackedProfile.objects.create(slug=s) for s in list(world.profiles)[2:5]]
+    synced_centres_more = [Centre.objects.create(slug=s) for s in list(world.profiles)[2:5]]
     services.sync_run_execute(
         kind=SyncRun.Kind.FULL, profiles=synced_centres_more, client=doctolib_client
     )

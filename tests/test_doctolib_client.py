@@ -7,9 +7,9 @@ import redis
 
 from aletheia.doctolib.client import DoctolibClient, retry_after_seconds
 from aletheia.doctolib.errors import BadResponse, Blocked, CircuitOpen, ProfileGone, Unavailable
-from aletheia.doctolib.fake import FakeDoctolibServer, FakeWorld, Schedule
 from aletheia.doctolib.parsing import PARIS, parse_availabilities, parse_moment
 from aletheia.doctolib.throttle import RedisRateLimiter
+from fakedoctolib import FakeDoctolibServer, FakeWorld, Schedule
 from tests.doctolib_fakes import TODAY, RecordedSleep
 
 

@@ -4,22 +4,23 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from aletheia.catalog import services
 from aletheia.catalog.models import (
     Agenda,
     AvailabilitySnapshot,
+    Centre,
     Divergence,
     Expectation,
     Place,
     Practitioner,
     SyncRun,
-    TrackedProfile,
     VisitMotive,
 )
 from aletheia.doctolib.client import DoctolibClient
 from aletheia.doctolib.errors import ProfileGone
-from aletheia.doctolib.fake import FakeWorld, Schedule
+from fakedoctolib import FakeWorld, Schedule
 from tests.doctolib_fakes import TODAY
 
 pytestmark = pytest.mark.django_db
@@ -31,9 +32,9 @@ def writes_in(queries: list[dict]) -> list[str]:
     return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)]
 
 
-def track(world: FakeWorld, index: int = 0) -> TrackedProfile:
+def track(world: FakeWorld, index: int = 0) -> Centre:
     slug = list(world.profiles)[index]
-    return TrackedProfile.objects.create(slug=slug, label=f"Centre {index}")
+    return Centre.objects.create(slug=slug, label=f"Centre {index}")
 
 
 def test_profile_sync_writes_the_catalog_then_nothing_the_second_time(
@@ -44,7 +45,7 @@ def test_profile_sync_writes_the_catalog_then_nothing_the_second_time(
     changes = services.profile_sync(profile=profile, client=doctolib_client, now=NOW)
     assert changes > 0
     profile.refresh_from_db()
-    assert profile.status == TrackedProfile.Status.OK
+    assert profile.status == Centre.Status.OK
     assert profile.name == raw["profile"]["name_with_title"]
     assert Agenda.objects.filter(profile=profile).count() == len(raw["agendas"])
     assert VisitMotive.objects.filter(profile=profile).count() == len(raw["visit_motives"])
@@ -63,7 +64,7 @@ def test_queries_per_profile_do_not_grow_with_its_size(
     assert sizes[large] > sizes[small]
     counts = {}
     for slug in (small, large):
-        profile = TrackedProfile.objects.create(slug=slug)
+        profile = Centre.objects.create(slug=slug)
         with CaptureQueriesContext(connection) as ctx:
             services.profile_sync(profile=profile, client=doctolib_client, now=NOW)
         counts[slug] = len(ctx.captured_queries)
@@ -143,11 +144,12 @@ def test_gone_profile_is_marked_and_diverges(
     with pytest.raises(ProfileGone):
         services.profile_sync(profile=profile, client=doctolib_client, now=NOW)
     profile.refresh_from_db()
-    assert profile.status == TrackedProfile.Status.GONE
-    assert (
-        Divergence.objects.get(profile=profile, kind="profile_gone").detail
-        == "Doctolib answers 410"
-    )
+    assert profile.status == Centre.Status.GONE
+    gone = Divergence.objects.get(profile=profile, kind="profile_gone")
+    assert gone.detail == "Doctolib answers 410 for this page."
+    assert gone.params == {"status": 410}
+    with translation.override("fr"):
+        assert gone.message() == "Doctolib répond 410 pour cette page."
 
 
 def test_availability_snapshots_are_written_once_per_change(
@@ -271,7 +273,7 @@ def test_full_run_counts_and_second_run_changes_nothing(
     assert failed.profile == profiles[1]
     assert "not JSON" in failed.error
     profiles[1].refresh_from_db()
-    assert profiles[1].status == TrackedProfile.Status.ERROR
+    assert profiles[1].status == Centre.Status.ERROR
 
     world.profiles[profiles[1].slug].behaviour = "ok"
     services.sync_run_execute(kind=SyncRun.Kind.FULL, profiles=profiles, client=doctolib_client)
@@ -296,11 +298,11 @@ def test_concurrent_syncs_sharing_a_new_speciality_both_succeed(
         world.profiles[slug].booking["data"]["specialities"].append(
             {"id": 4242, "name": "Nouvelle", "kind": "medical"}
         )
-    profiles = [TrackedProfile.objects.create(slug=s) for s in slugs]
+    profiles = [Centre.objects.create(slug=s) for s in slugs]
     barrier = threading.Barrier(len(profiles))
     outcomes: list[services.ProfileOutcome] = []
 
-    def work(profile: TrackedProfile) -> None:
+    def work(profile: Centre) -> None:
         client = DoctolibClient(ClientConfig(base_url=doctolib.url, user_agent="t"))  # type: ignore[attr-defined]
         booking = client.booking(profile.slug)
         barrier.wait()
@@ -327,7 +329,7 @@ def test_an_unexpected_error_fails_the_profile_not_the_run(
     def broken(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(services, "catalog_apply", broken)
+    monkeypatch.setattr(services.catalog, "catalog_apply", broken)
     run = services.sync_run_execute(
         kind=SyncRun.Kind.PROFILES, profiles=profiles, client=doctolib_client
     )

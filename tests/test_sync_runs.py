@@ -11,14 +11,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from aletheia.catalog import tasks
-from aletheia.catalog.models import Agenda, SyncRun, TrackedProfile
-from aletheia.doctolib.fake import FakeDoctolibServer, FakeWorld
+from aletheia.catalog.models import Agenda, Centre, SyncRun
 from config.celery_app import app as celery_app
+from fakedoctolib import FakeDoctolibServer, FakeWorld
 from tests.conftest import REPO_ROOT
 
 
-def track_all(world: FakeWorld) -> list[TrackedProfile]:
-    return [TrackedProfile.objects.create(slug=slug) for slug in world.profiles]
+def track_all(world: FakeWorld) -> list[Centre]:
+    return [Centre.objects.create(slug=slug) for slug in world.profiles]
 
 
 @pytest.mark.django_db
@@ -27,7 +27,7 @@ def test_command_syncs_all_then_changes_nothing(world: FakeWorld) -> None:
     out = StringIO()
     call_command("sync_doctolib", "--all", stdout=out, stderr=StringIO())
     first = out.getvalue()
-    assert f"{len(world.profiles)}/{len(world.profiles)} profiles ok" in first
+    assert f"full sync: {len(world.profiles)}/{len(world.profiles)} centres ok" in first
     assert Agenda.objects.exists()
 
     out = StringIO()
@@ -45,6 +45,18 @@ def test_command_stops_on_a_403_storm_with_a_clear_message(world: FakeWorld, set
     run = SyncRun.objects.get()
     assert run.status == SyncRun.Status.BLOCKED
     assert not Agenda.objects.exists()
+
+
+@pytest.mark.django_db
+def test_command_fails_a_partial_run_unless_allowed(world: FakeWorld) -> None:
+    centres = track_all(world)
+    world.profiles[centres[0].slug].behaviour = "garbage"
+    with pytest.raises(CommandError, match="1 centre\\(s\\) failed"):
+        call_command("sync_doctolib", "--all", stdout=StringIO(), stderr=StringIO())
+    out = StringIO()
+    call_command("sync_doctolib", "--all", "--allow-partial", stdout=out, stderr=StringIO())
+    assert "(run #" in out.getvalue()
+    assert "partial" in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from aletheia.catalog.models import (
     Agenda,
     AvailabilitySnapshot,
+    Centre,
     Divergence,
     Expectation,
     Place,
@@ -10,9 +12,12 @@ from aletheia.catalog.models import (
     Speciality,
     SyncResult,
     SyncRun,
-    TrackedProfile,
     VisitMotive,
 )
+
+admin.site.site_header = _("Aletheia administration")
+admin.site.site_title = "Aletheia"
+admin.site.index_title = _("Centres, Doctolib data and sync runs")
 
 
 class ExpectationInline(admin.TabularInline):
@@ -20,18 +25,29 @@ class ExpectationInline(admin.TabularInline):
     extra = 1
 
 
-@admin.register(TrackedProfile)
-class TrackedProfileAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "slug", "active", "status", "name"]
-    list_filter = ["active", "status"]
-    search_fields = ["slug", "label", "name"]
-    readonly_fields = ["doctolib_id", "name", "speciality_name", "status", "last_error"]
+@admin.register(Centre)
+class CentreAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "slug", "active", "state", "state_since", "city"]
+    list_filter = ["active", "state", "status"]
+    search_fields = ["slug", "label", "name", "city"]
+    readonly_fields = [
+        "doctolib_id",
+        "name",
+        "speciality_name",
+        "status",
+        "last_error",
+        "state",
+        "state_detail",
+        "state_since",
+        "checked_at",
+    ]
     inlines = [ExpectationInline]
 
 
 @admin.register(Speciality)
 class SpecialityAdmin(admin.ModelAdmin):
-    list_display = ["name", "doctolib_id"]
+    list_display = ["name", "doctolib_id", "full_after_days"]
+    list_editable = ["full_after_days"]
     search_fields = ["name"]
 
 
@@ -86,7 +102,8 @@ class AvailabilitySnapshotAdmin(admin.ModelAdmin):
         "is_latest",
     ]
     list_filter = ["status", "is_latest"]
-    date_hierarchy = "taken_at"
+    # no date_hierarchy: it scans the whole (large) table on every page
+    show_full_result_count = False
     list_select_related = ["agenda__practitioner", "motive"]
 
 

@@ -56,13 +56,13 @@ def _run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
     from aletheia.catalog import services
-    from aletheia.catalog.models import SyncRun, TrackedProfile
+    from aletheia.catalog.models import Centre, SyncRun
     from aletheia.doctolib.factory import circuit_breaker_from_settings, client_from_settings
-    from aletheia.doctolib.fake import FakeDoctolibServer, demo_world
+    from fakedoctolib import FakeDoctolibServer, demo_world
 
     call_command("migrate", verbosity=0)
     world = demo_world(args.profiles)
-    profiles = TrackedProfile.objects.bulk_create(TrackedProfile(slug=s) for s in world.profiles)
+    profiles = Centre.objects.bulk_create(Centre(slug=s) for s in world.profiles)
     settings.DOCTOLIB_CIRCUIT_KEY = f"bench:{uuid.uuid4().hex}"
     circuit_breaker_from_settings().reset()
     print(

@@ -2,26 +2,34 @@
 
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from time import monotonic
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from aletheia.catalog import services
-from aletheia.catalog.models import Expectation, SyncRun, TrackedProfile
+from aletheia.catalog.models import Centre, Expectation, SyncRun
 from aletheia.doctolib.client import ClientConfig, DoctolibClient
-from aletheia.doctolib.fake import FakeDoctolibServer, demo_world
 from aletheia.doctolib.parsing import PARIS
+from fakedoctolib import FakeDoctolibServer, demo_world
 
 DEMO_USER = ("demo", "demo")
 
 
+def advancing_clock(moment: datetime) -> Callable[[], datetime]:
+    """A clock that starts at `moment` and runs at real speed (a replayed day's runs last
+    as long as they took, not 0 s)."""
+    started = monotonic()
+    return lambda: moment + timedelta(seconds=monotonic() - started)
+
+
 @transaction.atomic
-def demo_profiles_create(count: int) -> list[TrackedProfile]:
+def demo_profiles_create(count: int) -> list[Centre]:
     world = demo_world(count)
     profiles = []
     for index, (slug, fake) in enumerate(world.profiles.items()):
-        profile = TrackedProfile.objects.create(
+        profile = Centre.objects.create(
             slug=slug, label=fake.booking["data"]["profile"]["name_with_title"]
         )
         data = fake.booking["data"]
@@ -68,7 +76,7 @@ def demo_seed(*, count: int, days: int, progress: Callable[[str], None] = lambda
                 kind=SyncRun.Kind.FULL,
                 profiles=profiles,
                 client=client,
-                now=services.fixed_clock(moment),
+                now=advancing_clock(moment),
             )
             runs += 1
             progress(

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from aletheia.catalog import selectors, services
-from aletheia.catalog.models import SyncRun, TrackedProfile
+from aletheia.catalog.models import Centre, SyncRun
 from aletheia.core import locks
 from aletheia.doctolib.factory import client_from_settings
 
@@ -41,12 +41,12 @@ def sync_profile(self: Task, run_id: int, profile_id: int, kind: str) -> dict[st
         locks.release(profile_lock, token)
         raise self.retry(countdown=2)
     try:
-        profile = TrackedProfile.objects.get(pk=profile_id)
+        profile = Centre.objects.get(pk=profile_id)
         run = SyncRun.objects.get(pk=run_id)
         client = client_from_settings()
         try:
             outcome = services.profile_run_one(
-                profile=profile, kind=kind, client=client, now=timezone.now()
+                profile=profile, kind=kind, client=client, now=timezone.now(), run=run
             )
         finally:
             client.close()
@@ -69,4 +69,12 @@ def sync_all(kind: str = SyncRun.Kind.FULL) -> int:
     profiles = list(selectors.profiles_to_sync())
     run = services.sync_run_start(kind=kind, profiles_total=len(profiles))
     chord(sync_profile.si(run.pk, p.pk, kind) for p in profiles)(finish_run.s(run.pk))
+    return run.pk
+
+
+@shared_task
+def sync_centre_now(centre_id: int) -> int:
+    """ "Sync now" from the dashboard: a full run of one centre. Returns the run's id."""
+    run = services.sync_run_start(kind=SyncRun.Kind.FULL, profiles_total=1)
+    chord([sync_profile.si(run.pk, centre_id, SyncRun.Kind.FULL)])(finish_run.s(run.pk))
     return run.pk

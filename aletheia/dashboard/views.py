@@ -1,55 +1,99 @@
-import csv
+import functools
 from datetime import timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from aletheia.alerts import selectors as alert_selectors
+from aletheia.alerts import services as alert_services
 from aletheia.catalog import selectors
-from aletheia.catalog.models import TrackedProfile
-from aletheia.dashboard.charts import line_chart
+from aletheia.catalog.models import Centre
+from aletheia.dashboard import export
+from aletheia.dashboard.charts import Series, step_chart
 
-TREND_DAYS = 30
+PERIODS = ("30", "90", "365")
 
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
+    filters = selectors.OverviewFilters(
+        city=request.GET.get("city", ""),
+        speciality=request.GET.get("speciality", ""),
+        state=request.GET.get("state", ""),
+        q=request.GET.get("q", "").strip(),
+    )
+    now = timezone.now()
     return render(
         request,
         "dashboard/overview.html",
         {
-            "centres": selectors.centre_summaries(),
+            "overview": selectors.overview(filters, now),
+            "filters": filters,
+            "states": Centre.State.choices,
             "last_run": selectors.last_finished_run(),
-            "now": timezone.now(),
+            "now": now,
         },
     )
 
 
 @login_required
 def centre(request: HttpRequest, pk: int) -> HttpResponse:
-    profile = get_object_or_404(TrackedProfile, pk=pk)
+    profile = get_object_or_404(Centre, pk=pk)
     summaries = selectors.centre_summaries(profile.pk)
-    summary = summaries[0] if summaries else None
-    trend = selectors.availability_trend(profile, timezone.now() - timedelta(days=TREND_DAYS))
-    charts = [
-        line_chart(
-            [(p.at, p.days_to_next_slot) for p in trend],
-            title=_("Days to the next free slot"),
-            unit=" j",
-        ),
-        line_chart(
-            [(p.at, p.slots_7) for p in trend],
-            title=_("Free slots in the next 7 days"),
-            colour="#067647",
-        ),
-    ]
+    days = int(request.GET.get("days", "30")) if request.GET.get("days") in PERIODS else 30
     return render(
         request,
         "dashboard/centre.html",
-        {"profile": profile, "summary": summary, "charts": charts, "now": timezone.now()},
+        {
+            "profile": profile,
+            "summary": summaries[0] if summaries else None,
+            "charts": trend_charts(profile, days),
+            "days": days,
+            "periods": PERIODS,
+            "agendas": selectors.centre_agendas(profile),
+            "history": selectors.centre_state_history(profile),
+            "last_result": selectors.last_result(profile),
+            "now": timezone.now(),
+        },
     )
+
+
+def trend_charts(profile: Centre, days: int) -> list[SafeString]:
+    end = timezone.localdate()
+    start = end - timedelta(days=days - 1)
+    history = selectors.centre_history(profile, start)
+    if profile.state == Centre.State.NEVER:
+        empty = _("Not synced yet: the history starts with the first sync.")
+    else:
+        empty = _("No sync in this period.")
+    chart = functools.partial(step_chart, start=start, end=end, empty=empty)
+    return [
+        chart(
+            [
+                Series(
+                    _("days"),
+                    "#0b6e99",
+                    [(d.day, d.days_to_next_slot) for d in history],
+                )
+            ],
+            title=_("Days to the next free slot"),
+            unit=" " + _("d"),
+        ),
+        chart(
+            [
+                Series(_("all patients"), "#067647", [(d.day, d.slots_7) for d in history]),
+                Series(
+                    _("new patients"), "#7a5af8", [(d.day, d.new_patient_slots_7) for d in history]
+                ),
+            ],
+            title=_("Free slots in the next 7 days"),
+        ),
+    ]
 
 
 @login_required
@@ -61,35 +105,25 @@ def runs(request: HttpRequest) -> HttpResponse:
 def export_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="aletheia-availability.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            _("Centre"),
-            _("Speciality"),
-            _("Motive"),
-            _("Open to new patients"),
-            _("Agendas"),
-            _("Next free slot"),
-            _("Slots 7 days"),
-            _("Slots 14 days"),
-            _("Slots 28 days"),
-            _("Open divergences"),
-        ]
-    )
-    for summary in selectors.centre_summaries():
-        for row in summary.rows:
-            writer.writerow(
-                [
-                    str(summary.profile),
-                    row.speciality,
-                    row.motive,
-                    "yes" if row.open_to_new_patients else "no",
-                    row.agendas,
-                    row.next_slot.isoformat() if row.next_slot else "",
-                    row.slots_7,
-                    row.slots_14,
-                    row.slots_28,
-                    len(summary.open_divergences),
-                ]
-            )
+    export.write(response)
     return response
+
+
+@login_required
+def alerts(request: HttpRequest) -> HttpResponse:
+    """Recent alerts, and the centres this user follows (their digest emails)."""
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("centre") if v.isdigit()]
+        alert_services.follows_set(user=request.user, centre_ids=ids)
+        messages.success(request, _("Saved: your digests cover the centres ticked."))
+        return redirect("dashboard:alerts")
+    followed = alert_selectors.followed_centre_ids(request.user)
+    return render(
+        request,
+        "dashboard/alerts.html",
+        {
+            "alerts": alert_selectors.recent_alerts(request.user),
+            "centres": [(c, c.pk in followed) for c in alert_selectors.centres_to_follow()],
+            "follows_any": bool(followed),
+        },
+    )

@@ -23,7 +23,7 @@ from aletheia.doctolib.errors import (
 from aletheia.doctolib.parsing import (
     PARIS,
     AvailabilityPage,
-    Booking,
+    ParsedBooking,
     parse_availabilities,
     parse_booking,
 )
@@ -91,7 +91,7 @@ class DoctolibClient:
 
     # --- endpoints ---------------------------------------------------------------
 
-    def booking(self, slug: str) -> Booking:
+    def booking(self, slug: str) -> ParsedBooking:
         where = f"booking {slug}"
         payload = self._get_json(f"/booking/{slug}.json", {}, where, missing_means_gone=True)
         return parse_booking(payload, where)

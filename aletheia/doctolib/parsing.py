@@ -1,5 +1,8 @@
 """Pure functions: Doctolib JSON -> typed records. No I/O, no Django models.
 
+The records are named `Parsed…` (`ParsedPlace`, `ParsedAgenda`…) so that they are never
+mistaken for the models of the same name in `aletheia.catalog.models`.
+
 Shapes: ../shared/reference/doctolib-api.md (booking/info.json and availabilities.json).
 """
 
@@ -14,14 +17,14 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
-class Speciality:
+class ParsedSpeciality:
     doctolib_id: int
     name: str
     slug: str = ""
 
 
 @dataclass(frozen=True)
-class Place:
+class ParsedPlace:
     practice_id: int
     name: str
     address: str
@@ -32,14 +35,14 @@ class Place:
 
 
 @dataclass(frozen=True)
-class Practitioner:
+class ParsedPractitioner:
     doctolib_id: int
     name_with_title: str
     speciality_name: str
 
 
 @dataclass(frozen=True)
-class VisitMotive:
+class ParsedVisitMotive:
     doctolib_id: int
     name: str
     speciality_id: int | None
@@ -50,7 +53,7 @@ class VisitMotive:
 
 
 @dataclass(frozen=True)
-class Agenda:
+class ParsedAgenda:
     doctolib_id: int
     practitioner_id: int | None
     speciality_id: int | None
@@ -61,15 +64,15 @@ class Agenda:
 
 
 @dataclass(frozen=True)
-class Booking:
+class ParsedBooking:
     profile_id: int
     name: str
     speciality_name: str
-    specialities: tuple[Speciality, ...]
-    places: tuple[Place, ...]
-    practitioners: tuple[Practitioner, ...]
-    visit_motives: tuple[VisitMotive, ...]
-    agendas: tuple[Agenda, ...]
+    specialities: tuple[ParsedSpeciality, ...]
+    places: tuple[ParsedPlace, ...]
+    practitioners: tuple[ParsedPractitioner, ...]
+    visit_motives: tuple[ParsedVisitMotive, ...]
+    agendas: tuple[ParsedAgenda, ...]
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def _practice_id(place_id: Any) -> int:
     return int(digits)
 
 
-def parse_booking(payload: Any, where: str = "booking") -> Booking:
+def parse_booking(payload: Any, where: str = "booking") -> ParsedBooking:
     reject_error_payload(payload, where)
     data = _require(payload, "data", dict, where)
     try:
@@ -117,7 +120,7 @@ def parse_booking(payload: Any, where: str = "booking") -> Booking:
                 for m in ids
             ]
             agendas.append(
-                Agenda(
+                ParsedAgenda(
                     doctolib_id=int(raw["id"]),
                     practitioner_id=raw.get("practitioner_id"),
                     speciality_id=raw.get("speciality_id"),
@@ -127,16 +130,16 @@ def parse_booking(payload: Any, where: str = "booking") -> Booking:
                     visit_motive_ids=tuple(dict.fromkeys(int(m) for m in motive_ids)),
                 )
             )
-        return Booking(
+        return ParsedBooking(
             profile_id=int(profile["id"]),
             name=str(profile.get("name_with_title") or profile.get("name") or ""),
             speciality_name=str(speciality.get("name") or ""),
             specialities=tuple(
-                Speciality(int(s["id"]), str(s["name"]), str(s.get("slug") or ""))
+                ParsedSpeciality(int(s["id"]), str(s["name"]), str(s.get("slug") or ""))
                 for s in data.get("specialities") or []
             ),
             places=tuple(
-                Place(
+                ParsedPlace(
                     practice_id=_practice_id(p["id"]),
                     name=str(p.get("name") or "").strip(),
                     address=str(p.get("address") or ""),
@@ -148,7 +151,7 @@ def parse_booking(payload: Any, where: str = "booking") -> Booking:
                 for p in data.get("places") or []
             ),
             practitioners=tuple(
-                Practitioner(
+                ParsedPractitioner(
                     doctolib_id=int(p["id"]),
                     name_with_title=str(p.get("name_with_title") or p.get("name") or ""),
                     speciality_name=str(p.get("speciality") or ""),
@@ -156,7 +159,7 @@ def parse_booking(payload: Any, where: str = "booking") -> Booking:
                 for p in data.get("practitioners") or []
             ),
             visit_motives=tuple(
-                VisitMotive(
+                ParsedVisitMotive(
                     doctolib_id=int(m["id"]),
                     name=str(m.get("name") or ""),
                     speciality_id=m.get("speciality_id"),

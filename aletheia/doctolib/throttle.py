@@ -120,6 +120,13 @@ class CircuitBreaker:
             self.store.delete(self.blocks_key)
             self.check()
 
+    def state(self) -> tuple[float | None, int]:
+        """(when the circuit closes again if it is open, else None; 403s counted so far)."""
+        open_until = self.store.get(self.open_key)
+        if not open_until or open_until <= time.time():
+            open_until = None
+        return open_until, int(self.store.get(self.blocks_key) or 0)
+
     def reset(self) -> None:
         self.store.delete(self.blocks_key)
         self.store.delete(self.open_key)

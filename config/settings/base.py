@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "axes",
     "aletheia.core",
     "aletheia.catalog",
+    "aletheia.alerts",
     "aletheia.dashboard",
 ]
 
@@ -89,6 +90,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "Europe/Paris"
 USE_TZ = True
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -164,11 +166,16 @@ DOCTOLIB_RATE_PER_SECOND = env.float("DOCTOLIB_RATE_PER_SECOND", default=2.0)
 DOCTOLIB_BLOCKS_BEFORE_STOP = env.int("DOCTOLIB_BLOCKS_BEFORE_STOP", default=3)
 DOCTOLIB_BLOCK_COOLDOWN_SECONDS = env.int("DOCTOLIB_BLOCK_COOLDOWN_SECONDS", default=900)
 DOCTOLIB_CIRCUIT_KEY = "aletheia:doctolib:circuit"
+# a centre is "full" when no slot is free within this many days (per speciality in the admin)
+ALETHEIA_FULL_AFTER_DAYS = env.int("ALETHEIA_FULL_AFTER_DAYS", default=14)
 DOCTOLIB_CONCURRENCY = env.int("DOCTOLIB_CONCURRENCY", default=2)
 DOCTOLIB_PROFILES_EVERY = timedelta(hours=env.int("DOCTOLIB_PROFILES_EVERY_HOURS", default=24))
 DOCTOLIB_AVAILABILITIES_EVERY = timedelta(
     minutes=env.int("DOCTOLIB_AVAILABILITIES_EVERY_MINUTES", default=15)
 )
+
+# Alerts: at most one digest email per user per period
+ALETHEIA_ALERT_PERIOD = timedelta(minutes=env.int("ALETHEIA_ALERT_PERIOD_MINUTES", default=60))
 
 # Periodic tasks are declared here, in code, and written to django-celery-beat's tables by
 # `manage.py sync_periodic_tasks` (run by every deploy). Name -> task path and interval.
@@ -186,6 +193,10 @@ PERIODIC_TASKS: dict[str, dict[str, object]] = {
         "task": "aletheia.catalog.tasks.sync_all",
         "every": DOCTOLIB_AVAILABILITIES_EVERY,
         "kwargs": {"kind": "availabilities"},
+    },
+    "alerts-digests": {
+        "task": "aletheia.alerts.tasks.send_digests",
+        "every": timedelta(minutes=5),
     },
 }
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aletheia.catalog.demo import DEMO_USER, demo_seed
-from aletheia.catalog.models import TrackedProfile
+from aletheia.catalog.models import Centre
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         if not settings.DEBUG:
             raise CommandError("seed_demo loads fake centres: it runs only with DEBUG on.")
-        if TrackedProfile.objects.exists():
+        if Centre.objects.exists():
             if options["if_empty"]:
                 self.stdout.write("seed_demo: profiles exist already, nothing to do")
                 return

@@ -9,7 +9,7 @@ from aletheia.doctolib.factory import client_from_settings
 
 
 class Command(BaseCommand):
-    help = "Sync tracked profiles from Doctolib in this process, with progress and a summary."
+    help = "Sync followed centres from Doctolib in this process, with progress and a summary."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slugs", nargs="*", help="profile slugs to sync")
@@ -19,6 +19,11 @@ class Command(BaseCommand):
             choices=[k.value for k in SyncRun.Kind],
             default=SyncRun.Kind.FULL,
             help="profiles (catalog), availabilities, or full (both; default)",
+        )
+        parser.add_argument(
+            "--allow-partial",
+            action="store_true",
+            help="exit 0 when some centres failed but others synced (default: exit 1)",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -30,7 +35,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Not tracked (or not followed): {', '.join(unknown)}")
         if not profiles:
-            raise CommandError("No followed profile: add some in the admin (Tracked profiles).")
+            raise CommandError("No followed profile: add some in the admin (Centres).")
 
         client = client_from_settings()
         started = time.monotonic()
@@ -51,8 +56,9 @@ class Command(BaseCommand):
             bar.close()
             client.close()
         elapsed = time.monotonic() - started
+        # one language (English) for operators and logs, whatever LANGUAGE_CODE says
         self.stdout.write(
-            f"{run.get_kind_display()}: {run.profiles_ok}/{run.profiles_total} profiles ok, "
+            f"{run.kind} sync: {run.profiles_ok}/{run.profiles_total} centres ok, "
             f"{run.profiles_failed} failed, {run.requests} requests, {run.changes} changes, "
             f"{elapsed:.1f}s (run #{run.pk}: {run.status})"
         )
@@ -61,4 +67,9 @@ class Command(BaseCommand):
         if run.status == SyncRun.Status.BLOCKED:
             raise CommandError(run.message)
         if run.status == SyncRun.Status.FAILED:
-            raise CommandError("Every profile failed: see the errors above.")
+            raise CommandError("Every centre failed: see the errors above.")
+        if run.status == SyncRun.Status.PARTIAL and not options["allow_partial"]:
+            raise CommandError(
+                f"{run.profiles_failed} centre(s) failed (see above); "
+                "--allow-partial exits 0 in that case."
+            )

@@ -117,9 +117,9 @@ def current_release() -> str:
 
 def may_see_details(request: HttpRequest) -> bool:
     """The server itself (a loopback client that did not come through the proxy, which always
-    adds X-Forwarded-For), or whoever sends `Authorization: Bearer <ALETHEIA_HEALTH_TOKEN>`."""
+    adds X-Forwarded-For), or whoever sends `X-Health-Token: <ALETHEIA_HEALTH_TOKEN>`."""
     token = settings.ALETHEIA_HEALTH_TOKEN
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    given = request.headers.get("X-Health-Token", "").strip()  # Authorization is basic auth's
     if token and given and hmac.compare_digest(given, token):
         return True
     remote = request.META.get("REMOTE_ADDR", "")

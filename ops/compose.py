@@ -1,6 +1,7 @@
 """Compose files rendered from the environment matrix: the local override and one overlay per
 server environment (`python3 -m ops generate` writes them; a test fails when they drift)."""
 
+import re
 from pathlib import Path
 
 from ops.envfile import DEFAULT_PORT
@@ -21,13 +22,15 @@ def app_environment(environment: Environment) -> dict[str, str]:
         "ALETHEIA_SENTRY": "true" if environment.sentry else "false",
         "REDIS_CACHE_DB": str(environment.redis_cache_db),
         "REDIS_BROKER_DB": str(environment.redis_broker_db),
+        "DOCTOLIB_RATE_PER_SECOND": f"{environment.doctolib_rate:g}",
     }
 
 
 def _yaml_block(values: dict[str, str], indent: str = "  ") -> str:
+    """Values YAML would read as numbers or booleans are quoted: Compose wants strings."""
     return "".join(
         f'{indent}{key}: "{value}"\n'
-        if value.isdigit() or value in ("true", "false")
+        if re.fullmatch(r"[\d.]+|true|false", value)
         else f"{indent}{key}: {value}\n"
         for key, value in values.items()
     )

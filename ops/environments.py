@@ -17,6 +17,7 @@ What each key feeds:
 | proxy_auth, rate_limited | nginx configs |
 | web_memory | compose files (the web container's mem_limit) |
 | refs, default_ref | which refs a deploy accepts (ops/refs.py) |
+| doctolib_rate | compose files (DOCTOLIB_RATE_PER_SECOND): the environment's share of `doctolib_budget_per_second`, the server's one Doctolib budget |
 | backup_before_deploy | the deploy's backup step |
 
 Every key also feeds the generated environments table of docs/deployment.md.
@@ -52,6 +53,7 @@ class Environment:
     web_memory: str
     refs: str
     backup_before_deploy: bool
+    doctolib_rate: float
     default_ref: str = ""
 
     @property
@@ -108,6 +110,7 @@ def problems(environment: Environment) -> list[str]:
 def load(path: Path = MATRIX_FILE) -> dict[str, Environment]:
     with path.open("rb") as handle:
         raw = tomllib.load(handle)
+    budget = float(raw.pop("doctolib_budget_per_second"))
     known = {f.name for f in fields(Environment)} - {"name"}
     matrix = {}
     for name, row in raw.items():
@@ -126,6 +129,12 @@ def load(path: Path = MATRIX_FILE) -> dict[str, Environment]:
         if wrong:
             raise MatrixError(f"{path.name} [{name}]: {'; '.join(wrong)}")
         matrix[name] = environment
+    spent = sum(e.doctolib_rate for e in matrix.values() if e.is_server)
+    if spent > budget:
+        raise MatrixError(
+            f"{path.name}: the server environments' doctolib_rate add up to {spent:g} requests/s, "
+            f"over doctolib_budget_per_second = {budget:g}"
+        )
     return matrix
 
 

@@ -37,6 +37,12 @@ ROWS: list[tuple[str, Callable[[Environment], str]]] = [
     ),
     ("Rate limited", lambda e: "yes" if e.rate_limited else "no"),
     ("Web memory", lambda e: e.web_memory or "unlimited"),
+    (
+        "Doctolib requests/s",
+        lambda e: (
+            f"{e.doctolib_rate:g}" + (" (its share of the server's budget)" if e.is_server else "")
+        ),
+    ),
     ("Deploys", lambda e: REFS.get(e.refs) or f"`{e.default_ref}` or any branch"),
     (
         "Backup before deploy",

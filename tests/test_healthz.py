@@ -147,9 +147,7 @@ def test_through_the_proxy_healthz_says_only_the_status(client: Client, settings
     assert public.json() == {"status": "ok"}  # no release, hosts or errors for the world
     remote = client.get("/healthz", REMOTE_ADDR="203.0.113.9")
     assert remote.json() == {"status": "ok"}
-    wrong = client.get(
-        "/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_X_HEALTH_TOKEN="guess"
-    )
+    wrong = client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_X_HEALTH_TOKEN="guess")
     assert wrong.json() == {"status": "ok"}
     monitored = client.get(
         "/healthz",

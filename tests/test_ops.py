@@ -129,6 +129,7 @@ def test_every_matrix_key_shows_in_the_docs_table() -> None:
     matrix = environments.load()
     table = generate.environments_table(matrix)
     other_value = {
+        float: lambda v: v / 2,
         bool: lambda v: not v,
         str: lambda v: v + "-x",
         tuple: lambda v: tuple(x * 2 + 1 if isinstance(x, int) else x + "-x" for x in v),
@@ -156,6 +157,10 @@ def test_the_matrix_refuses_what_no_environment_can_be(tmp_path: Path) -> None:
     text = environments.MATRIX_FILE.read_text()
     for wrong, message in [
         (text.replace('email = "smtp"', 'email = "pigeon"'), "email = 'pigeon' is not one of"),
+        (
+            text.replace("doctolib_rate = 1.4", "doctolib_rate = 1.5"),
+            "doctolib_rate add up to 2.1 requests/s, over doctolib_budget_per_second = 2",
+        ),
         (
             text.replace('proxy_auth = "none"\nrate', 'proxy_auth = "none"\ncolour = 1\nrate', 1),
             "unknown key(s) colour",

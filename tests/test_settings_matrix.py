@@ -27,6 +27,7 @@ READ_SETTINGS = """
         "cache": settings.CACHES["default"].get("LOCATION", ""),
         "broker": settings.CELERY_BROKER_URL,
         "eager": settings.CELERY_TASK_ALWAYS_EAGER,
+        "doctolib_rate": settings.DOCTOLIB_RATE_PER_SECOND,
     }))
 """
 
@@ -76,6 +77,7 @@ def test_server_settings_follow_the_matrix(environment: Environment) -> None:
     assert got["cache"] == f"redis://shared_redis:6379/{environment.redis_cache_db}"
     assert got["broker"] == f"redis://shared_redis:6379/{environment.redis_broker_db}"
     assert got["eager"] is False
+    assert got["doctolib_rate"] == environment.doctolib_rate  # its share of the server budget
     # behind nginx's TLS, logins pass the CSRF origin check (dev included)
     assert f"https://{environment.host}" in got["csrf_trusted_origins"]
 

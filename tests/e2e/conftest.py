@@ -220,14 +220,22 @@ class Server:
         port = self.https_port if https else self.http_port
         return curl(host(environment), path, port, https=https, auth=auth)
 
-    def settle(self, environment: str, expected: int, *, seconds: float = 20) -> None:
+    def settle(
+        self,
+        environment: str,
+        expected: int,
+        path: str = "/healthz",
+        *,
+        https: bool = True,
+        seconds: float = 20,
+    ) -> None:
         """nginx reloads gracefully: for a moment old and new workers both accept connections
-        (and prod's rate limit may still be spent). Wait (bounded) until the environment's
-        /healthz answers `expected` five times in a row."""
+        (and prod's rate limit may still be spent). Wait (bounded) until the environment
+        answers `expected` five times in a row."""
         auth = MATRIX[environment].proxy_auth == "basic" and expected != 401
         deadline, in_a_row = time.monotonic() + seconds, 0
         while in_a_row < 5 and time.monotonic() < deadline:
-            status = self.curl(environment, "/healthz", auth=auth).status
+            status = self.curl(environment, path, https=https, auth=auth).status
             in_a_row = in_a_row + 1 if status == expected else 0
             time.sleep(0.2)
 
@@ -269,6 +277,7 @@ class Server:
         placeholder = self.curl(environment, "/", https=False).status == 503
         if self.current_sha(environment) != baseline or not placeholder:
             self.deploy(environment, BASELINE[environment])
+            self.settle(environment, 503, "/", https=False)
 
     def ensure_activated(self, environment: str) -> None:
         """The environment has its certificate and the full nginx config is active."""

@@ -76,8 +76,8 @@ lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs
 # changes nothing, and a missing one fails instead of falling back to PATH.
 LINT_BIN := .venv/bin
 REPO_FILES = git ls-files --cached --others --exclude-standard
-SHELL_SCRIPTS = $(shell $(REPO_FILES) -z | xargs -0 awk 'FNR == 1 && /^\#!(.*[\/ ])?(ba|da)?sh( |$$)/ { print FILENAME } { nextfile }' 2>/dev/null)
-DOCKERFILES = $(shell $(REPO_FILES) -- Dockerfile '*/Dockerfile' '*.Dockerfile')
+SHELL_SCRIPTS = $(sort $(shell $(REPO_FILES) -z | xargs -0 awk 'FNR == 1 && /^\#!(.*[\/ ])?(ba|da)?sh( |$$)/ { print FILENAME } { nextfile }' 2>/dev/null))
+DOCKERFILES = $(sort $(shell $(REPO_FILES) -- Dockerfile '*/Dockerfile' '*.Dockerfile'))
 unexport SHELLCHECK_OPTS $(filter HADOLINT_%,$(.VARIABLES))
 
 .PHONY: lint-scripts

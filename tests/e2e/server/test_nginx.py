@@ -1,5 +1,5 @@
-"""nginx in front of the whole single server (the `server` fixture, tests/e2e/conftest.py):
-host names, TLS, basic auth, the 503 placeholder, static files and prod's rate limit."""
+"""nginx in front of the whole single server (`server`, tests/e2e/server/conftest.py): host
+names, TLS, basic auth, the 503 placeholder, static files and prod's rate limit."""
 
 import time
 

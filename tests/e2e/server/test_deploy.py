@@ -1,5 +1,5 @@
-"""Deploys, refusals, rollbacks and images on a whole single server (the `server` fixture,
-tests/e2e/conftest.py): what ./deploy.sh and ops' commands do to the environments."""
+"""Deploys, refusals, rollbacks and images on the whole single server (`server`,
+tests/e2e/server/conftest.py): what ./deploy.sh and ops' commands do to the environments."""
 
 import json
 import subprocess

@@ -1,6 +1,6 @@
-"""Backups and restores on the whole single server (the `server` fixture,
-tests/e2e/conftest.py): before prod deploys, by hand, into the running environment, refusals,
-and prod's data reaching staging anonymised."""
+"""Backups and restores on the whole single server (`server`, tests/e2e/server/conftest.py):
+before prod deploys, by hand, into the running environment, refusals, and prod's data reaching
+staging anonymised."""
 
 import json
 import time

@@ -1,5 +1,5 @@
-"""`make doctor` on the whole single server (the `server` fixture, tests/e2e/conftest.py): it
-passes on healthy environments and names what is wrong when something is."""
+"""`make doctor` on the whole single server (`server`, tests/e2e/server/conftest.py): it passes
+on healthy environments and names what is wrong when something is."""
 
 import re
 

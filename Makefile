@@ -63,12 +63,31 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), actionlint (workflows), docs build
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), lint-scripts, docs build
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
-	$(RUN) actionlint
+	@$(MAKE) --no-print-directory lint-scripts
 	$(RUN) mkdocs build --strict --quiet
+
+# Shell scripts are found by their shebang (sh, bash, dash; tracked or new, not ignored), Dockerfiles
+# by name. The linters are the locked ones in .venv, called by path: whatever shellcheck or hadolint
+# this machine has on PATH (or in its rc/config files and SHELLCHECK_OPTS/HADOLINT_* variables)
+# changes nothing, and a missing one fails instead of falling back to PATH.
+LINT_BIN := .venv/bin
+REPO_FILES = git ls-files --cached --others --exclude-standard
+SHELL_SCRIPTS = $(sort $(shell $(REPO_FILES) -z | xargs -0 awk 'FNR == 1 && /^\#!(.*[\/ ])?(ba|da)?sh( |$$)/ { print FILENAME } { nextfile }' 2>/dev/null))
+DOCKERFILES = $(sort $(shell $(REPO_FILES) -- Dockerfile '*/Dockerfile' '*.Dockerfile'))
+unexport SHELLCHECK_OPTS $(filter HADOLINT_%,$(.VARIABLES))
+
+.PHONY: lint-scripts
+lint-scripts: $(VENV_STAMP) ## check the shell scripts (shellcheck), Dockerfiles (hadolint) and workflows (actionlint, with that shellcheck)
+	@echo "shellcheck: $(SHELL_SCRIPTS)"
+	$(LINT_BIN)/shellcheck --norc $(SHELL_SCRIPTS)
+	@echo "hadolint: $(DOCKERFILES)"
+	$(LINT_BIN)/hadolint --config .hadolint.yaml $(DOCKERFILES)
+	@# the workflows have no `shell: python` steps: pyflakes (run when found on PATH) is off
+	$(LINT_BIN)/actionlint -shellcheck "$(LINT_BIN)/shellcheck --norc" -pyflakes ""
 
 .PHONY: docs
 docs: $(VENV_STAMP) ## serve the documentation site (docs/, mkdocs) on http://localhost:8001

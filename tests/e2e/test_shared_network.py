@@ -9,29 +9,27 @@ registry here). nginx-proxy is set up as docs/deployment.md's first-time setup s
 inside shared_postgres as the environment's own role with its password.
 """
 
-import json
-import subprocess
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.helpers import (
-    DOCKER,
-    run_command,
-    self_signed_certificate,
-    tear_down_environment,
-    write_env_file,
+from tests.e2e.conftest import (
+    Server,
+    bare_remote,
+    clone_checkout,
+    host,
+    make_certificate,
+    server_settings,
+    wait_until,
 )
+from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment, write_env_file
 
 pytestmark = pytest.mark.e2e
 
-HOST = "aletheia.groupe-suffren.com"
-HTTP_PORT, HTTPS_PORT = 18280, 18643
 PASSWORD = "s3cr&t pw/with:odd@chars"
 STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"
 
@@ -53,25 +51,29 @@ def build_standins() -> None:
         )
 
 
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not ready after {seconds:.0f}s"
-        time.sleep(0.5)
+@dataclass
+class SharedServer(Server):
+    """The server with its shared containers: `containers` names postgres, redis and nginx."""
+
+    containers: dict[str, str] | None = None
+
+    @property
+    def postgres(self) -> str:
+        assert self.containers
+        return self.containers["postgres"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
     started = time.monotonic()
     build_standins()
     root = tmp_path_factory.mktemp("shared-server")
     run_id = uuid.uuid4().hex[:6]
     network = f"aletheia-e2e-{run_id}"
     names = {s: f"e2e_{run_id}_{s}" for s in ("postgres", "redis", "nginx")}
-    remote, checkout = root / "remote.git", root / "aletheia" / "repo"
-    sh("git", "clone", "-q", "--bare", str(REPO_ROOT), str(remote))
+    remote = bare_remote(root)
     sh("git", "-C", str(remote), "tag", "-f", "v1.0", "HEAD")
-    sh("git", "clone", "-q", str(remote), str(checkout))
+    checkout = clone_checkout(root, remote)
     sha = sh("git", "-C", str(remote), "rev-parse", "v1.0^{commit}").stdout.strip()
 
     password = urllib.parse.quote(PASSWORD, safe="")
@@ -84,52 +86,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     )
     nginx_dir = root / "nginx"
     (nginx_dir / "conf.d").mkdir(parents=True)
-    self_signed_certificate(
-        nginx_dir / "certs" / HOST / "fullchain.pem",
-        nginx_dir / "certs" / HOST / "privkey.pem",
-        HOST,
+    make_certificate(root, host("prod"))
+    env = server_settings(
+        root,
+        checkout,
+        ALETHEIA_NETWORK="shared",
+        ALETHEIA_DOCKER_NETWORK=network,
+        ALETHEIA_NGINX_TEST=f"{DOCKER} exec {names['nginx']} nginx -t",
+        ALETHEIA_NGINX_RELOAD=f"{DOCKER} exec {names['nginx']} nginx -s reload",
+        ALETHEIA_PG_CLIENT=f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
     )
-    env = {
-        "ALETHEIA_SERVER_ROOT": str(root),
-        "ALETHEIA_CHECKOUT": str(checkout),
-        "ALETHEIA_DOCKER": DOCKER,
-        "ALETHEIA_COMPOSE": "docker-compose"
-        if Path("/usr/bin/docker-compose").exists()
-        else f"{DOCKER} compose",
-        "ALETHEIA_NETWORK": "shared",
-        "ALETHEIA_DOCKER_NETWORK": network,
-        "ALETHEIA_NGINX_TEST": f"{DOCKER} exec {names['nginx']} nginx -t",
-        "ALETHEIA_NGINX_RELOAD": f"{DOCKER} exec {names['nginx']} nginx -s reload",
-        "ALETHEIA_PG_CLIENT": f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
-        "ALETHEIA_BUILD_NETWORK": "host",
-        "ALETHEIA_HEALTH_TIMEOUT": "120",
-        "ALETHEIA_BUILD_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"
-        if Path("/etc/ssl/certs/ca-certificates.crt").exists()
-        else "",
-    }
+    http_port, https_port = 18280, 18643
     try:
         sh(DOCKER, "network", "create", network)
         sh(DOCKER, "volume", "create", "aletheia-prod-static")
-        sh(
-            DOCKER,
-            "run",
-            "-d",
-            "--name",
-            names["postgres"],
-            "--network",
-            network,
-            "aletheia-e2e-postgres",
-        )
-        sh(
-            DOCKER,
-            "run",
-            "-d",
-            "--name",
-            names["redis"],
-            "--network",
-            network,
-            "aletheia-e2e-redis",
-        )
+        for name in ("postgres", "redis"):
+            sh(
+                DOCKER,
+                "run",
+                "-d",
+                "--name",
+                names[name],
+                "--network",
+                network,
+                f"aletheia-e2e-{name}",
+            )
         sh(
             DOCKER,
             "run",
@@ -139,9 +120,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "--network",
             network,
             "-p",
-            f"127.0.0.1:{HTTP_PORT}:80",
+            f"127.0.0.1:{http_port}:80",
             "-p",
-            f"127.0.0.1:{HTTPS_PORT}:443",
+            f"127.0.0.1:{https_port}:443",
             "-v",
             f"{nginx_dir / 'conf.d'}:/etc/nginx/conf.d",
             "-v",
@@ -163,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         ):
             sh(DOCKER, "exec", names["postgres"], "psql", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql)
         print(f"\nshared containers ready in {time.monotonic() - started:.1f}s")
-        yield {"root": root, "env": env, "sha": sha, "names": names}
+        yield SharedServer(root, env, {"v1.0": sha}, http_port, https_port, containers=names)
     finally:
         tear_down_environment("prod", env)
         for container in names.values():
@@ -172,54 +153,41 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         sh(DOCKER, "network", "rm", network, check=False)
 
 
-def curl(path: str) -> tuple[int, str]:
-    result = sh(
-        "curl",
-        "-sk",
-        "--max-time",
-        "10",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "--resolve",
-        f"{HOST}:{HTTPS_PORT}:127.0.0.1",
-        f"https://{HOST}:{HTTPS_PORT}{path}",
-        check=False,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return int(status or 0), body
-
-
-def make(server: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return sh("make", "--no-print-directory", *args, cwd=REPO_ROOT, env=server["env"], check=check)
-
-
-def test_prod_deploys_onto_the_shared_network_and_nginx_proxy_serves_it(server: dict) -> None:
-    out = sh("./deploy.sh", "prod", "v1.0", cwd=REPO_ROOT, env=server["env"]).stdout
-    assert f"exec -i -e PGPASSWORD {server['names']['postgres']} pg_dump" in out  # the backup
+def test_prod_deploys_onto_the_shared_network_and_nginx_proxy_serves_it(
+    shared_server: SharedServer,
+) -> None:
+    server = shared_server
+    out = server.deploy("prod", "v1.0").stdout
+    assert f"exec -i -e PGPASSWORD {server.postgres} pg_dump" in out  # the backup
     assert PASSWORD not in out
-    wait_until(lambda: curl("/healthz")[0] == 200, "prod through nginx-proxy", seconds=30)
-    status, body = curl("/healthz")
-    health = json.loads(body)
-    assert health["release"] == server["sha"]
-    assert status == 200
-    status, _ = curl("/static/core/aletheia.css")  # the static volume, read-only in nginx-proxy
-    assert status == 200
+    wait_until(
+        lambda: server.curl("prod", "/healthz").status == 200, "prod through nginx-proxy", 30
+    )
+    response = server.curl("prod", "/healthz")
+    assert response.json()["release"] == server.shas["v1.0"]
+    assert response.status == 200
+    # the static volume, read-only in nginx-proxy
+    assert server.curl("prod", "/static/core/aletheia.css").status == 200
 
 
-def test_doctor_passes_every_check_on_the_real_topology(server: dict) -> None:
-    # the worker and beat have just started: their first heartbeat comes within seconds
-    wait_until(lambda: make(server, "doctor", "ENV=prod", check=False).returncode == 0, "doctor")
-    result = make(server, "doctor", "ENV=prod", check=False)
+def test_doctor_passes_every_check_on_the_real_topology(shared_server: SharedServer) -> None:
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    # a worker and beat just started send their first heartbeat within seconds
+    wait_until(lambda: server.make("doctor", "ENV=prod", check=False).returncode == 0, "doctor")
+    result = server.make("doctor", "ENV=prod", check=False)
     print(result.stdout)
     assert result.returncode == 0, result.stdout
     assert "8 checks: 8 passed, 0 warning(s), 0 failed" in result.stdout
     assert "aletheia_prod reachable, used by prod only" in result.stdout
 
 
-def test_backup_and_restore_through_shared_postgres_as_the_environment_role(server: dict) -> None:
-    container = server["names"]["postgres"]
+def test_backup_and_restore_through_shared_postgres_as_the_environment_role(
+    shared_server: SharedServer,
+) -> None:
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    container = server.postgres
 
     def as_prod(sql: str) -> str:
         return sh(
@@ -250,26 +218,29 @@ def test_backup_and_restore_through_shared_postgres_as_the_environment_role(serv
         "SELECT count(*) || ':' || md5(string_agg(s::text, ',' ORDER BY id)) FROM e2e_snapshot s"
     )
     before = as_prod(digest)
-    out = make(server, "db-backup", "ENV=prod").stdout
+    earlier = set(server.backups("prod"))
+    out = server.make("db-backup", "ENV=prod").stdout
     assert PASSWORD not in out
-    dump = sorted((server["root"] / "backups" / "prod").glob("*.dump"))[-1]
+    (dump,) = set(server.backups("prod")) - earlier
     as_prod("DELETE FROM e2e_snapshot WHERE slots = 0; CREATE TABLE e2e_later (x int)")
-    out = make(server, "db-restore", "ENV=prod", f"FILE={dump.name}", "CONFIRM=prod").stdout
+    out = server.make("db-restore", "ENV=prod", f"FILE={dump.name}", "CONFIRM=prod").stdout
     assert "] start the app" in out
     assert as_prod(digest) == before
     assert as_prod("SELECT count(*) FROM pg_tables WHERE tablename = 'e2e_later'") == "0"
-    wait_until(lambda: curl("/healthz")[0] == 200, "prod after the restore", seconds=30)
+    wait_until(lambda: server.curl("prod", "/healthz").status == 200, "prod after the restore", 30)
 
 
 def test_a_wrong_database_password_fails_the_backup_by_name_and_leaves_nothing(
-    server: dict,
+    shared_server: SharedServer,
 ) -> None:
-    env_file = server["root"] / "aletheia" / "envs" / ".env.prod"
-    folder = server["root"] / "backups" / "prod"
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")  # its backups folder holds the deploy's backup
+    env_file = server.env_file("prod")
+    folder = server.root / "backups" / "prod"
     good, kept = env_file.read_text(), sorted(folder.iterdir())
     env_file.write_text(good.replace("aletheia_prod:", "aletheia_prod:wrong", 1))
     try:
-        result = make(server, "db-backup", "ENV=prod", check=False)
+        result = server.make("db-backup", "ENV=prod", check=False)
     finally:
         env_file.write_text(good)
     assert result.returncode != 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from ops import environments
 from tests.helpers import (
     DOCKER,
+    HEALTH_TOKEN,
     REPO_ROOT,
     run_command,
     self_signed_certificate,
@@ -106,10 +107,16 @@ class Response:
 
 
 def curl(
-    host_name: str, path: str, port: int, *, https: bool = True, auth: bool = False
+    host_name: str,
+    path: str,
+    port: int,
+    *,
+    https: bool = True,
+    auth: bool = False,
+    token: bool = True,
 ) -> Response:
     """One request to nginx on 127.0.0.1:`port` with the real host name (SNI and Host), as a
-    browser would send it."""
+    browser would send it (plus, with `token`, the health token monitoring sends)."""
     scheme = "https" if https else "http"
     with tempfile.TemporaryDirectory() as scratch:
         head_file, body_file = Path(scratch, "head"), Path(scratch, "body")
@@ -128,6 +135,8 @@ def curl(
         ]
         if auth:
             args += ["-u", ":".join(BASIC_AUTH)]
+        if token:  # what monitoring sends to read /healthz's details through nginx
+            args += ["-H", f"X-Health-Token: {HEALTH_TOKEN}"]
         subprocess.run(args, capture_output=True, text=True, timeout=20)
         head = head_file.read_text() if head_file.exists() else ""
         body = body_file.read_text() if body_file.exists() else ""
@@ -209,10 +218,16 @@ class Server:
     # --- requests through nginx ---------------------------------------------------------
 
     def curl(
-        self, environment: str, path: str, *, https: bool = True, auth: bool = False
+        self,
+        environment: str,
+        path: str,
+        *,
+        https: bool = True,
+        auth: bool = False,
+        token: bool = True,
     ) -> Response:
         port = self.https_port if https else self.http_port
-        return curl(host(environment), path, port, https=https, auth=auth)
+        return curl(host(environment), path, port, https=https, auth=auth, token=token)
 
     def settle(
         self,

@@ -33,6 +33,23 @@ def test_each_host_serves_its_release_through_nginx(server: Server) -> None:
     assert "strict-transport-security" in response.headers
 
 
+def test_the_world_reads_only_the_status_of_healthz(server: Server) -> None:
+    server.ensure_deployed("prod", "v1.0")
+    server.settle("prod", 200)
+    public = server.curl("prod", "/healthz", token=False)
+    assert public.status == 200
+    assert public.json() == {"status": "ok"}  # no release, no hosts, no errors
+    # each security header once, nginx's value; no version in the Server header
+    page = server.curl("prod", "/accounts/login/", token=False)
+    assert page.status == 200
+    assert (
+        page.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
+    )
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["server"] == "nginx"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
 def test_dev_shows_the_placeholder_until_activated(server: Server) -> None:
     server.without_certificate("dev")
     response = server.curl("dev", "/", https=False)

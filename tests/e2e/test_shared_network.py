@@ -9,6 +9,11 @@ registry here). nginx-proxy is set up as docs/deployment.md's first-time setup s
 inside shared_postgres as the environment's own role with its password.
 """
 
+import json
+import os
+import re
+import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
@@ -31,6 +36,25 @@ from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment,
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "s3cr&t pw/with:odd@chars"
+PASSWORDS = {"prod": PASSWORD, "staging": "another s3cr&t for staging"}
+REDIS_PASSWORDS = {
+    "prod": "prod-redis-password-0123456789",
+    "staging": "staging-redis-pw-0123456789",
+}
+# the stand-in's own command, reading the ACL file the first-time setup writes
+REDIS_COMMAND = [
+    "redis-server",
+    "--bind",
+    "0.0.0.0",
+    "--protected-mode",
+    "no",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--aclfile",
+    "/etc/aletheia-redis/users.acl",
+]
 STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"
 
 sh = run_command
@@ -76,14 +100,20 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
     checkout = clone_checkout(root, remote)
     sha = sh("git", "-C", str(remote), "rev-parse", "v1.0^{commit}").stdout.strip()
 
-    password = urllib.parse.quote(PASSWORD, safe="")
-    write_env_file(
-        root / "aletheia" / "envs" / ".env.prod",
-        DATABASE_URL=f"postgres://aletheia_prod:{password}@{names['postgres']}:5432/aletheia_prod",
-        REDIS_URL=f"redis://{names['redis']}:6379",
-        GUNICORN_WORKERS="1",
-        ALETHEIA_HEARTBEAT_SECONDS="2",
-    )
+    # each environment its own PostgreSQL role and Redis user, as docs/deployment.md's
+    # Security model sets them up (ops isolation --apply, below)
+    for name in ("prod", "staging"):
+        password = urllib.parse.quote(PASSWORDS[name], safe="")
+        write_env_file(
+            root / "aletheia" / "envs" / f".env.{name}",
+            DATABASE_URL=f"postgres://aletheia_{name}:{password}@{names['postgres']}:5432/aletheia_{name}",
+            REDIS_URL=f"redis://aletheia-{name}:{REDIS_PASSWORDS[name]}@{names['redis']}:6379",
+            GUNICORN_WORKERS="1",
+            ALETHEIA_HEARTBEAT_SECONDS="2",
+        )
+    acl_dir = root / "redis"
+    acl_dir.mkdir()
+    (acl_dir / "users.acl").write_text("user default on nopass ~* &* +@all\n")  # a fresh Redis
     nginx_dir = root / "nginx"
     (nginx_dir / "conf.d").mkdir(parents=True)
     make_certificate(root, host("prod"))
@@ -95,22 +125,38 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
         ALETHEIA_NGINX_TEST=f"{DOCKER} exec {names['nginx']} nginx -t",
         ALETHEIA_NGINX_RELOAD=f"{DOCKER} exec {names['nginx']} nginx -s reload",
         ALETHEIA_PG_CLIENT=f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
+        ALETHEIA_PG_ADMIN=f"{DOCKER} exec -i {names['postgres']} psql --username postgres",
+        ALETHEIA_REDIS_ADMIN=(
+            f"{DOCKER} exec -i -e REDISCLI_AUTH {names['redis']} redis-cli --user aletheia-admin"
+        ),
     )
     http_port, https_port = 18280, 18643
     try:
         sh(DOCKER, "network", "create", network)
         sh(DOCKER, "volume", "create", "aletheia-prod-static")
-        for name in ("postgres", "redis"):
-            sh(
-                DOCKER,
-                "run",
-                "-d",
-                "--name",
-                names[name],
-                "--network",
-                network,
-                f"aletheia-e2e-{name}",
-            )
+        sh(
+            DOCKER,
+            "run",
+            "-d",
+            "--name",
+            names["postgres"],
+            "--network",
+            network,
+            "aletheia-e2e-postgres",
+        )
+        sh(
+            DOCKER,
+            "run",
+            "-d",
+            "--name",
+            names["redis"],
+            "--network",
+            network,
+            "-v",
+            f"{acl_dir}:/etc/aletheia-redis:ro",
+            "aletheia-e2e-redis",
+            *REDIS_COMMAND,
+        )
         sh(
             DOCKER,
             "run",
@@ -138,15 +184,15 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
             ),
             "shared_postgres",
         )
-        for sql in (
-            f"CREATE ROLE aletheia_prod LOGIN PASSWORD '{PASSWORD}'",
-            "CREATE DATABASE aletheia_prod OWNER aletheia_prod",
-        ):
-            sh(DOCKER, "exec", names["postgres"], "psql", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql)
+        # roles, databases and the ACL file, then Redis restarted on it (the first time)
+        isolation = sh(sys.executable, "-m", "ops", "isolation", "--apply", env=env, cwd=REPO_ROOT)
+        print(isolation.stdout)
+        sh(DOCKER, "restart", names["redis"])
         print(f"\nshared containers ready in {time.monotonic() - started:.1f}s")
         yield SharedServer(root, env, {"v1.0": sha}, http_port, https_port, containers=names)
     finally:
         tear_down_environment("prod", env)
+        tear_down_environment("staging", env)
         for container in names.values():
             sh(DOCKER, "rm", "-f", container, check=False)
         sh(DOCKER, "volume", "rm", "-f", "aletheia-prod-static", check=False)
@@ -178,7 +224,9 @@ def test_doctor_passes_every_check_on_the_real_topology(shared_server: SharedSer
     result = server.make("doctor", "ENV=prod", check=False)
     print(result.stdout)
     assert result.returncode == 0, result.stdout
-    assert "8 checks: 8 passed, 0 warning(s), 0 failed" in result.stdout
+    assert re.search(r"(\d+) checks: \1 passed, 0 warning\(s\), 0 failed", result.stdout)
+    assert re.search(r"redis auth +PASS", result.stdout)
+    assert re.search(r"database role +PASS", result.stdout)
     assert "aletheia_prod reachable, used by prod only" in result.stdout
 
 
@@ -247,3 +295,135 @@ def test_a_wrong_database_password_fails_the_backup_by_name_and_leaves_nothing(
     assert 'password authentication failed for user "aletheia_prod"' in result.stderr
     assert "step 'backup' failed" in result.stderr
     assert sorted(folder.iterdir()) == kept
+
+
+# Run inside staging's web container with staging's own credentials (its environment): what
+# an attacker whose code runs in staging can try against prod.
+ATTACK = """
+import json, os, urllib.parse
+import psycopg, redis
+found = {}
+r = redis.Redis.from_url(os.environ["REDIS_URL"] + "/0", socket_timeout=5)
+prod = "aletheia-prod:1:aletheia:beat:last"
+tries = {
+    "read prod's key": lambda: r.get(prod),
+    "write prod's key": lambda: r.set(prod, "planted"),
+    "delete prod's key": lambda: r.delete(prod),
+    "queue a task on prod's broker": lambda: r.rpush("aletheia-prod:celery", "{}"),
+    "publish on prod's channel": lambda: r.publish("aletheia-prod:/1.celery.pidbox", "x"),
+    "FLUSHDB": lambda: r.flushdb(),
+    "FLUSHALL": lambda: r.flushall(),
+    "KEYS": lambda: r.keys("*"),
+    "CONFIG": lambda: r.config_get("*"),
+}
+for name, attempt in tries.items():
+    try:
+        attempt()
+        found[name] = "allowed"
+    except redis.exceptions.NoPermissionError:
+        found[name] = "NOPERM"
+    except Exception as exc:
+        found[name] = f"{type(exc).__name__}: {exc}"
+url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+try:
+    psycopg.connect(urllib.parse.urlunsplit(url._replace(path="/aletheia_prod")), connect_timeout=5)
+    found["connect to prod's database"] = "connected"
+except psycopg.OperationalError as exc:
+    found["connect to prod's database"] = str(exc).strip().splitlines()[-1]
+print(json.dumps(found))
+"""
+
+
+def app_container(environment: str, service: str = "web") -> str:
+    """A running container of the environment's `service` (whatever its Compose project)."""
+    listed = sh(
+        DOCKER,
+        "ps",
+        "--format",
+        '{{.Names}} {{.Label "com.docker.compose.project"}} {{.Label "com.docker.compose.service"}}',
+    ).stdout.split("\n")
+    for line in listed:
+        parts = line.split()
+        if (
+            len(parts) == 3
+            and parts[1].startswith(f"aletheia-{environment}")
+            and parts[2].startswith(service)
+        ):
+            return parts[0]
+    raise AssertionError(f"no running {service} container for {environment}: {listed}")
+
+
+def test_an_attacker_in_staging_cannot_reach_prod(shared_server: SharedServer) -> None:
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    server.ensure_deployed("staging", "v1.0")
+    attacker = app_container("staging")
+    result = sh(DOCKER, "exec", attacker, "python3", "-c", ATTACK)
+    tried = json.loads(result.stdout.strip().splitlines()[-1])
+    print(json.dumps(tried, indent=2))
+    refused = {
+        name: outcome for name, outcome in tried.items() if name != "connect to prod's database"
+    }
+    assert refused == dict.fromkeys(refused, "NOPERM")
+    assert 'permission denied for database "aletheia_prod"' in tried["connect to prod's database"]
+    # prod still works, and its heartbeat key is still its own
+    wait_until(lambda: server.curl("prod", "/healthz").status == 200, "prod after the attempts", 30)
+
+
+def test_a_pickle_planted_in_prods_cache_does_not_run(shared_server: SharedServer) -> None:
+    """Even written where the ACL would have failed (here by the admin), a forged value is not
+    executed by prod's /healthz: the cache holds JSON."""
+    import pickle
+
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    web = app_container("prod")
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("touch /tmp/pwned-by-a-pickle",))
+
+    payload = pickle.dumps(Exploit())
+    admin = server.root / "aletheia" / "redis-admin.password"
+    key = "aletheia-prod:1:aletheia:beat:last"
+    for _ in range(10):  # beat rewrites the key every 2 s: plant, then read, until read planted
+        subprocess.run(
+            [
+                DOCKER,
+                "exec",
+                "-i",
+                "-e",
+                f"REDISCLI_AUTH={admin.read_text().strip()}",
+                server.containers["redis"],  # type: ignore[index]
+                "redis-cli",
+                "--user",
+                "aletheia-admin",
+                "-n",
+                "0",
+                "-x",
+                "SET",
+                key,
+            ],
+            input=payload,
+            check=True,
+            capture_output=True,
+        )
+        body = server.curl("prod", "/healthz").json()
+        if body.get("beat_last_seen") is None:
+            break
+    assert body["status"] == "ok"
+    assert body.get("beat_last_seen") is None  # the planted value was read: as data, refused
+    assert (
+        sh(DOCKER, "exec", web, "test", "-e", "/tmp/pwned-by-a-pickle", check=False).returncode == 1
+    )
+
+
+def test_the_deploy_key_deploys_develop_to_dev_and_nothing_else(
+    shared_server: SharedServer,
+) -> None:
+    server = shared_server
+    for asked in (["deploy", "prod", "v1.0"], ["deploy", "v1.0"], ["bash"], ["deploy", "staging"]):
+        result = sh(str(REPO_ROOT / "ops" / "ssh-entry"), *asked, env=server.env, check=False)
+        assert result.returncode == 2, (asked, result.stdout, result.stderr)
+        assert "refused:" in result.stderr
+    assert server.current_sha("dev") is None  # nothing was deployed

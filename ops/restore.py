@@ -92,7 +92,8 @@ def replace_data(
             preamble=backups.RESTORE_PREAMBLE,
             trailer=backups.restore_sql_trailer(anonymise),
         )
-        runner.say(f"    {backups.human(size)} of SQL applied in one transaction")
+        if not runner.dry_run:
+            runner.say(f"    {backups.human(size)} of SQL applied in one transaction")
     if current:
         with runner.step("migrate"):
             app.run_manage(target, runner, "migrate", "--noinput")

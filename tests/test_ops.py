@@ -275,12 +275,12 @@ def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path
     order: list[str] = []
     said: list[str] = []
     with locks.server_wide(tmp_path, "git checkout"):
-        second = threading.Thread(
-            target=lambda: (
-                locks.server_wide(tmp_path, "git checkout", said.append).__enter__(),
-                order.append("second"),
-            )
-        )
+
+        def enter_second() -> None:
+            locks.server_wide(tmp_path, "git checkout", said.append).__enter__()
+            order.append("second")
+
+        second = threading.Thread(target=enter_second)
         second.start()
         time.sleep(0.3)
         order.append("first done")

@@ -75,7 +75,12 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture
 def deploys(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     called: list[list[str]] = []
-    monkeypatch.setattr(ops.__main__, "main", lambda argv: called.append(argv) or 0)
+
+    def main(argv: list[str]) -> int:
+        called.append(argv)
+        return 0
+
+    monkeypatch.setattr(ops.__main__, "main", main)
     return called
 
 

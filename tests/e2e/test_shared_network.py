@@ -10,6 +10,7 @@ inside shared_postgres as the environment's own role with its password.
 """
 
 import json
+import re
 import subprocess
 import time
 import urllib.parse
@@ -99,6 +100,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         else f"{DOCKER} compose",
         "ALETHEIA_NETWORK": "shared",
         "ALETHEIA_DOCKER_NETWORK": network,
+        "ALETHEIA_NGINX_HTTP_PORT": str(HTTP_PORT),  # the doctor fetches through nginx-proxy
+        "ALETHEIA_NGINX_HTTPS_PORT": str(HTTPS_PORT),
         "ALETHEIA_NGINX_TEST": f"{DOCKER} exec {names['nginx']} nginx -t",
         "ALETHEIA_NGINX_RELOAD": f"{DOCKER} exec {names['nginx']} nginx -s reload",
         "ALETHEIA_PG_CLIENT": f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
@@ -215,7 +218,7 @@ def test_doctor_passes_every_check_on_the_real_topology(server: dict) -> None:
     result = make(server, "doctor", "ENV=prod", check=False)
     print(result.stdout)
     assert result.returncode == 0, result.stdout
-    assert "8 checks: 8 passed, 0 warning(s), 0 failed" in result.stdout
+    assert re.search(r"(\d+) checks: \1 passed, 0 warning\(s\), 0 failed", result.stdout)
     assert "aletheia_prod reachable, used by prod only" in result.stdout
 
 

@@ -34,9 +34,10 @@ class Setup:
     changes: list[str] = field(default_factory=list)
     by_hand: list[str] = field(default_factory=list)
 
-    def changed(self, what: str) -> None:
-        self.changes.append(what)
-        self.runner.say(f"    {'would ' if self.runner.dry_run else ''}{what}")
+    def changed(self, done: str, would: str) -> None:
+        """Something changed (`done`), or a dry run says what `would` change."""
+        self.changes.append(done)
+        self.runner.say(f"    {'would ' + would if self.runner.dry_run else done}")
 
     def kept(self, what: str) -> None:
         self.runner.say(f"    {what}: already there")
@@ -64,7 +65,7 @@ def make_folders(setup: Setup, names: list[str]) -> None:
         if not setup.runner.dry_run:
             folder.mkdir(parents=True, exist_ok=True)
             folder.chmod(mode)
-        setup.changed(f"created {folder} ({mode:o})")
+        setup.changed(f"created {folder} ({mode:o})", f"create {folder} ({mode:o})")
 
 
 def write_settings_file(setup: Setup) -> None:
@@ -93,7 +94,8 @@ def write_settings_file(setup: Setup) -> None:
     if not setup.runner.dry_run:
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o644)
-    setup.changed(f"wrote {path} ({len(lines) - 2} setting(s))")
+    said = f"{path} ({len(lines) - 2} setting(s))"
+    setup.changed(f"wrote {said}", f"write {said}")
 
 
 def web_port(server: ServerSettings, name: str) -> int:
@@ -133,7 +135,8 @@ def write_env_files(setup: Setup, names: list[str]) -> None:
         if not setup.runner.dry_run:
             with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
                 out.write(render_env_file(setup.server, servers[name]))
-        setup.changed(f"wrote {path} (0600, generated secret key and passwords)")
+        said = f"{path} (0600, generated secret key and passwords)"
+        setup.changed(f"wrote {said}", f"write {said}")
 
 
 def check_env_files(setup: Setup, targets: list[Target]) -> None:
@@ -170,9 +173,10 @@ def doctor_credentials(setup: Setup) -> None:
         htpasswd.parent.mkdir(parents=True, exist_ok=True)
         htpasswd.write_text("\n".join([*kept, f"{DOCTOR_USER}:{ssha(password)}"]) + "\n")
         htpasswd.chmod(0o644)  # nginx's worker reads it
-        setup.changed(f"added {DOCTOR_USER} to {htpasswd} (its password: {path})")
+        said = f"{DOCTOR_USER} to {htpasswd} (its password: {path})"
+        setup.changed(f"added {said}", f"add {said}")
     else:
-        setup.changed(f"add {DOCTOR_USER} to {htpasswd}")
+        setup.changed("", f"add {DOCTOR_USER} to {htpasswd} (its password: {path})")
     people = [line for line in lines if line.strip() and not line.startswith(f"{DOCTOR_USER}:")]
     if not people:
         setup.by_hand.append(
@@ -226,9 +230,11 @@ def data_services(setup: Setup, targets: list[Target], apply: bool) -> None:
         if env.name in existing:
             setup.kept(f"PostgreSQL {database} (its role's password set from the env file)")
         else:
-            setup.changed(f"created PostgreSQL role and database {database}")
+            said = f"PostgreSQL role and database {database}"
+            setup.changed(f"created {said}", f"create {said}")
     if (acl.read_text() if acl.is_file() else None) != acl_before:
-        setup.changed(f"wrote the Redis ACL users into {acl} (loaded)")
+        said = f"the Redis ACL users into {acl}"
+        setup.changed(f"wrote {said} (loaded)", f"write {said}")
     else:
         setup.kept(f"the Redis ACL users in {acl} (loaded)")
 

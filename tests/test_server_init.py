@@ -169,9 +169,10 @@ class Listing(Runner):
 
     def __init__(self, listed: list[str], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.listed, self.ran = listed, []
+        self.listed = listed
+        self.ran: list[list[str]] = []
 
-    def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
+    def run(self, command, **kwargs):  # type: ignore[no-untyped-def]
         self.ran.append(command)
         self.say(f"    $ {' '.join(command)}")
         stdout = "\n".join(self.listed) if {"ls", "ps"} & set(command) else ""

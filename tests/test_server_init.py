@@ -172,7 +172,7 @@ class Listing(Runner):
         self.listed = listed
         self.ran: list[list[str]] = []
 
-    def run(self, command, **kwargs):  # type: ignore[no-untyped-def]
+    def run(self, command, **kwargs):
         self.ran.append(command)
         self.say(f"    $ {' '.join(command)}")
         stdout = "\n".join(self.listed) if {"ls", "ps"} & set(command) else ""

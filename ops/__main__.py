@@ -38,6 +38,9 @@ Args = argparse.Namespace
 def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
     """How a deploy, a rollback or a restore ended: 0 done, 2 refused, 1 failed, 130 interrupted."""
     elapsed = time.monotonic() - started
+    if outcome.ok and runner.dry_run:
+        print(f"{args.command} (dry run): nothing changed; {outcome.message}")
+        return 0
     if outcome.ok:
         print(f"{args.command}: {outcome.message} in {elapsed:.1f}s ({runner.summary()})")
         return 0
@@ -71,7 +74,8 @@ def cmd_db_backup(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
     with runner.step("backup"):
         dump = backups.backup(env, runner, reason="by hand")
-    print(f"db-backup: {dump} in {time.monotonic() - started:.1f}s")
+    said = " would be written (dry run)" if runner.dry_run else ""
+    print(f"db-backup: {dump}{said} in {time.monotonic() - started:.1f}s")
     return 0
 
 
@@ -99,7 +103,11 @@ def cmd_releases(args: Args, env: Target, runner: Runner) -> int:
 
 
 def cmd_unlock(args: Args, env: Target, runner: Runner) -> int:
-    locks.release(env.server.state_dir / f"deploy-{env.name}.lock")
+    lock = env.server.state_dir / f"deploy-{env.name}.lock"
+    if runner.dry_run:
+        print(f"deploy lock of {env.name} would be removed ({lock})")
+        return 0
+    locks.release(lock)
     print(f"deploy lock of {env.name} removed")
     return 0
 
@@ -126,7 +134,8 @@ def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
 
 def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
     isolation_setup.rotate_redis_password(env, runner)
-    print(f"rotate-redis-password: {env.name} uses a new Redis password ({runner.summary()})")
+    said = "would use" if runner.dry_run else "uses"
+    print(f"rotate-redis-password: {env.name} {said} a new Redis password ({runner.summary()})")
     return 0
 
 

@@ -59,7 +59,8 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
         app.switch_to(release, runner, this, sha)
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
-        this.succeed(f"{target.name} now runs {ref} ({sha[:12]})")
+        runs = "would run" if runner.dry_run else "now runs"
+        this.succeed(f"{target.name} {runs} {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
 
@@ -127,7 +128,8 @@ def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)
         app.switch_to(back, runner, this, sha)
-        this.succeed(f"{target.name} rolled back to {ref} ({sha[:12]})")
+        went = "would roll back" if runner.dry_run else "rolled back"
+        this.succeed(f"{target.name} {went} to {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
 

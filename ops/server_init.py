@@ -245,7 +245,7 @@ def nginx_and_certificates(setup: Setup, targets: list[Target]) -> None:
     if server.network == "host":
         setup.runner.say(f"    nginx's http block must hold: {include}")
         setup.by_hand.append(
-            f"nginx (host): once, e.g. echo '{include}' > /etc/nginx/conf.d/aletheia.conf; "
+            f"nginx (host), once if not done yet: e.g. echo '{include}' > /etc/nginx/conf.d/aletheia.conf; "
             f"then {shlex.join(server.nginx_test)} && {shlex.join(server.nginx_reload)}"
         )
     else:

@@ -92,6 +92,8 @@ def test_dry_run_prints_the_exact_plan_and_changes_nothing(server_root: Path) ->
     assert "docker exec nginx-proxy nginx -t" in out
     assert not (server_root / "aletheia" / "state").exists()  # no lock, no release log
     assert not (server_root / "nginx").exists()
+    assert "deploy (dry run): nothing changed; dev would run HEAD" in out
+    assert "now runs" not in out
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])

@@ -16,19 +16,23 @@ APP_UID = 1000  # the image's user (docker/Dockerfile): collectstatic writes as 
 
 
 def with_release_files(target: Target, runner: Runner, sha: str) -> Target:
-    """The target running compose with release `sha`'s own compose files, extracted once from
-    its commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree)."""
+    """The target running compose with release `sha`'s own compose files, extracted from its
+    commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree). The
+    folder is shared by every environment deploying that commit: each adds the files it
+    lacks (staging's overlay after dev's deploy of the same commit)."""
     folder = target.server.releases_dir / sha
-    if not folder.is_dir():
-        files = commands.release_files(target.environment, target.server)
+    files = commands.release_files(target.environment, target.server)
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
         with tempfile.TemporaryDirectory(prefix=f"aletheia-release-{sha[:12]}-") as workdir:
             tarball, partial = Path(workdir, "files.tar"), Path(workdir, "files")
             partial.mkdir()
-            runner.run(commands.git_archive_files(target.server, sha, tarball, files))
+            runner.run(commands.git_archive_files(target.server, sha, tarball, missing))
             runner.run(commands.untar(tarball, partial))
             if not runner.dry_run:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                partial.rename(folder)
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in missing:
+                    (partial / name).replace(folder / name)
     return target.at_release(sha)
 
 

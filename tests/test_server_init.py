@@ -228,3 +228,24 @@ def test_down_of_prod_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.M
     assert main.main(["down", "staging", "--dry-run"]) == 0
     assert "staging would be down" in out.getvalue()
     assert main.main(["down", "prod", "--confirm", "prod", "--dry-run"]) == 0
+
+
+def test_each_environment_gets_its_compose_files_from_a_shared_release_folder(
+    tmp_path: Path,
+) -> None:
+    """dev deploys a commit, then prod deploys the same one: prod's overlay is added to the
+    release's folder (it was missing, and prod's deploy failed on it)."""
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    server = settings_at(tmp_path, ALETHEIA_CHECKOUT=str(REPO_ROOT), ALETHEIA_NETWORK="host")
+    quiet = Runner(out=io.StringIO())
+    dev = app.with_release_files(target.resolve("dev", server), quiet, head)
+    prod = app.with_release_files(target.resolve("prod", server), quiet, head)
+    folder = server.releases_dir / head
+    assert dev.compose_source == prod.compose_source == folder
+    for name in ("docker-compose.dev.yml", "docker-compose.prod.yml", "docker-compose.yml"):
+        assert (folder / name).is_file(), name

@@ -170,7 +170,7 @@ def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
     app.use_image(env, runner, str(current["sha"]))
     code = 0
     for command in app.logs_commands(env, runner, args.since, args.tail, not args.no_follow):
-        code = code or runner.run(command, check=False, mutating=False).returncode
+        code = code or runner.run(command, check=False).returncode  # a dry run prints them
     return code
 
 

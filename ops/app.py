@@ -146,9 +146,9 @@ def logs_commands(
     compose's own follow of the new lines."""
     follow_flags = ["-f"] if follow else []
     if not since:
-        return [commands.compose(target, "logs", f"--tail={tail}", *follow_flags)]
+        return [commands.compose(target, "logs", *follow_flags, f"--tail={tail}")]
     if target.server.compose[-1] == "compose":  # v2
-        return [commands.compose(target, "logs", "--since", since, f"--tail={tail}", *follow_flags)]
+        return [commands.compose(target, "logs", *follow_flags, "--since", since, f"--tail={tail}")]
     listed = runner.run(
         [
             target.server.docker,

@@ -195,7 +195,7 @@ def test_pruning_spares_unrecorded_images_and_a_dry_run_says_would(tmp_path: Pat
 def test_logs_reads_the_last_lines_since_a_time_and_may_stop(tmp_path: Path) -> None:
     v1 = target.resolve("staging", settings_at(tmp_path, ALETHEIA_COMPOSE="docker-compose"))
     plain = app.logs_commands(v1, Runner(), None, "100", True)
-    assert plain[0][-3:] == ["logs", "--tail=100", "-f"]
+    assert plain[0][-3:] == ["logs", "-f", "--tail=100"]
     assert app.logs_commands(v1, Runner(), None, "50", False)[0][-2:] == ["logs", "--tail=50"]
     runner = Listing(["aletheia-staging_web_1", "aletheia-staging_celery_1"])
     since = app.logs_commands(v1, runner, "10m", "100", True)
@@ -228,6 +228,15 @@ def test_down_of_prod_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.M
     assert main.main(["down", "staging", "--dry-run"]) == 0
     assert "staging would be down" in out.getvalue()
     assert main.main(["down", "prod", "--confirm", "prod", "--dry-run"]) == 0
+    out.truncate(0)
+    assert main.main(["logs", "staging", "--dry-run"]) == 2  # nothing deployed yet
+    releases.record(
+        tmp_path / "aletheia" / "state", "staging", {"sha": "abc", "result": "succeeded"}
+    )
+    assert main.main(["logs", "staging", "--dry-run", "--since", "10m", "--no-follow"]) == 0
+    assert (
+        "--since 10m" in out.getvalue() or "docker logs" in out.getvalue() or "ps" in out.getvalue()
+    )
 
 
 def test_each_environment_gets_its_compose_files_from_a_shared_release_folder(

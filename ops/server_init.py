@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ops import environments, isolation, isolation_setup, target
+from ops import backups, environments, isolation, isolation_setup, target
 from ops.doctor import DOCTOR_USER
 from ops.nginx import host_name
 from ops.runner import Refusal, Runner
@@ -186,7 +186,7 @@ def doctor_credentials(setup: Setup) -> None:
 
 def postgres_existing(setup: Setup, targets: list[Target]) -> set[str]:
     """The environments whose role and database exist already (asked as the superuser)."""
-    names = ",".join(isolation._literal(env.environment.database) for env in targets)
+    names = ",".join(isolation._literal(database_of(env)) for env in targets)
     query = (
         f"SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "  # noqa: S608
         f"WHERE d.datname IN ({names})"
@@ -198,7 +198,12 @@ def postgres_existing(setup: Setup, targets: list[Target]) -> set[str]:
         mutating=False,
     )
     found = set(result.stdout.split()) if result.returncode == 0 else set()
-    return {env.name for env in targets if env.environment.database in found}
+    return {env.name for env in targets if database_of(env) in found}
+
+
+def database_of(env: Target) -> str:
+    """The database the env file names (the one `ops isolation` sets up)."""
+    return backups.Database.from_url(env.env_file.get("DATABASE_URL")).name
 
 
 def data_services(setup: Setup, targets: list[Target], apply: bool) -> None:
@@ -219,14 +224,16 @@ def data_services(setup: Setup, targets: list[Target], apply: bool) -> None:
     existing = postgres_existing(setup, ready)
     acl = setup.server.redis_acl_file
     acl_before = acl.read_text() if acl.is_file() else None
+    loaded = "loaded"
     try:
         isolation_setup.isolate(ready, setup.runner, apply=True)
     except Refusal as exc:  # Redis does not read the ACL file yet: the roles are made
         if not acl.is_file():
             raise
+        loaded = "not loaded yet"
         setup.by_hand.append(f"{exc}; then make server-init APPLY=1 again (it loads the file)")
     for env in ready:
-        database = env.environment.database
+        database = database_of(env)
         if env.name in existing:
             setup.kept(f"PostgreSQL {database} (its role's password set from the env file)")
         else:
@@ -234,9 +241,9 @@ def data_services(setup: Setup, targets: list[Target], apply: bool) -> None:
             setup.changed(f"created {said}", f"create {said}")
     if (acl.read_text() if acl.is_file() else None) != acl_before:
         said = f"the Redis ACL users into {acl}"
-        setup.changed(f"wrote {said} (loaded)", f"write {said}")
+        setup.changed(f"wrote {said} ({loaded})", f"write {said}")
     else:
-        setup.kept(f"the Redis ACL users in {acl} (loaded)")
+        setup.kept(f"the Redis ACL users in {acl} ({loaded})")
 
 
 def nginx_and_certificates(setup: Setup, targets: list[Target]) -> None:

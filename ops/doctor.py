@@ -317,7 +317,8 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 def fetch_through_nginx(ctx: Context, path: str) -> int:
     """The status nginx answers for `path` of this environment, as a browser would ask it."""
     settings, host = ctx.settings, nginx.host_name(ctx.environment)
-    connection = _PinnedHTTPS(settings.nginx_address, host, settings.nginx_https_port, 10)
+    address, port = nginx_address(settings)
+    connection = _PinnedHTTPS(address, host, port, 10)
     headers = {"Host": host, "User-Agent": "aletheia-doctor"}
     credentials = doctor_credentials(settings)
     if ctx.environment.proxy_auth == "basic" and credentials:
@@ -327,6 +328,13 @@ def fetch_through_nginx(ctx: Context, path: str) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+def nginx_address(settings: ServerSettings) -> tuple[str, int]:
+    """Where this host reaches nginx's HTTPS: ALETHEIA_NGINX_ADDRESS, `host` (on nginx's
+    HTTPS port) or `host:port` (a container's port published elsewhere)."""
+    host, _, port = settings.nginx_address.partition(":")
+    return host, int(port) if port else settings.nginx_https_port
 
 
 def doctor_credentials(settings: ServerSettings) -> str:
@@ -343,7 +351,7 @@ def check_through_nginx(ctx: Context) -> tuple[str, str]:
         files["full"].exists() and files["active"].read_text() != files["full"].read_text()
     ):
         return WARN, "not checked: the full nginx config is not active"
-    where = f"{ctx.settings.nginx_address}:{ctx.settings.nginx_https_port}"
+    where = "{}:{}".format(*nginx_address(ctx.settings))
     try:
         answers = {path: fetch_through_nginx(ctx, path) for path in ("/healthz", STATIC_PROBE)}
     except OSError as exc:

@@ -100,8 +100,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         else f"{DOCKER} compose",
         "ALETHEIA_NETWORK": "shared",
         "ALETHEIA_DOCKER_NETWORK": network,
-        "ALETHEIA_NGINX_HTTP_PORT": str(HTTP_PORT),  # the doctor fetches through nginx-proxy
-        "ALETHEIA_NGINX_HTTPS_PORT": str(HTTPS_PORT),
+        # nginx-proxy listens on 443, published here: where the doctor reaches it
+        "ALETHEIA_NGINX_ADDRESS": f"127.0.0.1:{HTTPS_PORT}",
         "ALETHEIA_NGINX_TEST": f"{DOCKER} exec {names['nginx']} nginx -t",
         "ALETHEIA_NGINX_RELOAD": f"{DOCKER} exec {names['nginx']} nginx -s reload",
         "ALETHEIA_PG_CLIENT": f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",

@@ -333,3 +333,11 @@ def test_server_init_apply_makes_roles_and_acl_users_once(tmp_path: Path) -> Non
             for database in names.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
                 conn.execute(f'DROP ROLE IF EXISTS "{database}"')
+
+
+def test_the_doctor_reaches_nginx_on_its_port_or_a_published_one(tmp_path: Path) -> None:
+    assert doctor.nginx_address(settings_at(tmp_path)) == ("127.0.0.1", 443)
+    https = settings_at(tmp_path, ALETHEIA_NGINX_HTTPS_PORT="8443")
+    assert doctor.nginx_address(https) == ("127.0.0.1", 8443)
+    published = settings_at(tmp_path, ALETHEIA_NGINX_ADDRESS="127.0.0.1:18543")
+    assert doctor.nginx_address(published) == ("127.0.0.1", 18543)

@@ -145,16 +145,16 @@ up: build ## start the local stack (web on localhost:8000, db, redis, celery, be
 	@echo "Aletheia: http://localhost:8000 (make logs to follow)"
 
 .PHONY: down
-down: ## stop the local stack (volumes kept)
-	$(COMPOSE) down
+down: ## stop the local stack, or ENV=… (containers removed, data kept; prod: CONFIRM=prod or a prompt)
+	$(if $(filter local,$(ENV)),$(COMPOSE) down,$(OPS) down $(ENV) $(if $(CONFIRM),--confirm $(CONFIRM)) $(OPS_FLAGS))
 
 .PHONY: ps
 ps: ## list containers (local stack, or ENV=dev|staging|prod)
 	$(if $(filter local,$(ENV)),$(COMPOSE) ps,$(OPS) ps $(ENV))
 
 .PHONY: logs
-logs: ## follow every container's logs (local stack, or ENV=…)
-	$(if $(filter local,$(ENV)),$(COMPOSE) logs -f --tail=100,$(OPS) logs $(ENV))
+logs: ## every container's last 100 lines then follow (local, or ENV=…; SINCE=10m|2026-11-29T10:00, FOLLOW=0)
+	$(if $(filter local,$(ENV)),$(COMPOSE) logs --tail=100 $(if $(filter 0,$(FOLLOW)),,-f),$(OPS) logs $(ENV) $(if $(SINCE),--since $(SINCE)) $(if $(filter 0,$(FOLLOW)),--no-follow))
 
 .PHONY: shell
 shell: ## open a bash shell in the web container (local stack, or ENV=…)
@@ -167,6 +167,15 @@ stack-migrate: ## apply migrations inside the local web container
 # --- server environments (ENV=dev|staging|prod): python3 -m ops, standard library only ----------
 
 SERVER_ENV = @[ "$(ENV)" != local ] || { echo "make $@ needs ENV=dev|staging|prod"; exit 2; }
+
+.PHONY: server-init
+server-init: ## first-time setup of the server (ENV=… for one; APPLY=1 creates the roles, databases, Redis users); safe to re-run
+	$(OPS) server-init $(filter-out local,$(ENV)) $(if $(APPLY),--apply) $(OPS_FLAGS)
+
+.PHONY: restart
+restart: ## ENV=…: start the current release again (after an env file change, or make down)
+	$(SERVER_ENV)
+	$(OPS) restart $(ENV) $(OPS_FLAGS)
 
 .PHONY: deploy
 deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; DRY_RUN=1)

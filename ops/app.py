@@ -1,6 +1,7 @@
 """The environment's running app (web, worker, beat): start a release's image, wait until it is
 healthy, put the previous release back, stop it. Deploys, rollbacks and restores share these."""
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -11,23 +12,63 @@ from ops.runner import Runner, StepFailed
 from ops.target import Target
 
 APP_SERVICES = ("web", "celery", "celery_beat")
+APP_UID = 1000  # the image's user (docker/Dockerfile): collectstatic writes as it
 
 
 def with_release_files(target: Target, runner: Runner, sha: str) -> Target:
-    """The target running compose with release `sha`'s own compose files, extracted once from
-    its commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree)."""
+    """The target running compose with release `sha`'s own compose files, extracted from its
+    commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree). The
+    folder is shared by every environment deploying that commit: each adds the files it
+    lacks (staging's overlay after dev's deploy of the same commit)."""
     folder = target.server.releases_dir / sha
-    if not folder.is_dir():
-        files = commands.release_files(target.environment, target.server)
+    files = commands.release_files(target.environment, target.server)
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
         with tempfile.TemporaryDirectory(prefix=f"aletheia-release-{sha[:12]}-") as workdir:
             tarball, partial = Path(workdir, "files.tar"), Path(workdir, "files")
             partial.mkdir()
-            runner.run(commands.git_archive_files(target.server, sha, tarball, files))
+            runner.run(commands.git_archive_files(target.server, sha, tarball, missing))
             runner.run(commands.untar(tarball, partial))
             if not runner.dry_run:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                partial.rename(folder)
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in missing:
+                    (partial / name).replace(folder / name)
     return target.at_release(sha)
+
+
+def prepare_static(target: Target, runner: Runner, sha: str) -> None:
+    """Host networking: the directory the static files are bound to exists, readable by
+    nginx's worker (0755) and writable by the image's user. Shared: a docker volume."""
+    if target.server.network != "host":
+        return
+    folder = Path(target.server.static_host_dir(target.name))
+    if runner.dry_run:
+        runner.say(f"    would make {folder} (0755, owned by uid {APP_UID})")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    if folder.stat().st_uid == APP_UID:
+        return
+    try:
+        os.chown(folder, APP_UID, APP_UID)
+    except PermissionError:  # not root (a docker group member): the image's root does it
+        runner.run(
+            [
+                target.server.docker,
+                "run",
+                "--rm",
+                "--user",
+                "0",
+                "--entrypoint",
+                "chown",
+                "-v",
+                f"{folder}:/static",
+                commands.image_name(sha),
+                f"{APP_UID}:{APP_UID}",
+                "/static",
+            ],
+            capture=True,
+        )
 
 
 def use_image(target: Target, runner: Runner, sha: str) -> None:
@@ -95,3 +136,33 @@ def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
     ):
         nginx.activate(target, runner)
     this.recover_with("", None)  # the new release is live
+
+
+def logs_commands(
+    target: Target, runner: Runner, since: str | None, tail: str, follow: bool
+) -> list[list[str]]:
+    """`make logs`: the last `tail` lines (from `since` on), following unless told not to.
+    Compose v1 has no `logs --since`: each container's `docker logs --since`, then (to follow)
+    compose's own follow of the new lines."""
+    follow_flags = ["-f"] if follow else []
+    if not since:
+        return [commands.compose(target, "logs", *follow_flags, f"--tail={tail}")]
+    if target.server.compose[-1] == "compose":  # v2
+        return [commands.compose(target, "logs", *follow_flags, "--since", since, f"--tail={tail}")]
+    listed = runner.run(
+        [
+            target.server.docker,
+            "ps",
+            "--filter",
+            f"label=com.docker.compose.project={commands.project_name(target.environment)}",
+            "--format",
+            "{{.Names}}",
+        ],
+        capture=True,
+        mutating=False,
+    )
+    found = [
+        [target.server.docker, "logs", "--since", since, f"--tail={tail}", name]
+        for name in sorted(listed.stdout.split())
+    ]
+    return found + ([commands.compose(target, "logs", "--tail=0", "-f")] if follow else [])

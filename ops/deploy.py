@@ -16,6 +16,21 @@ RELEASE_TASKS = (
     ("collectstatic", ("collectstatic", "--noinput", "-v0")),
     ("periodic tasks", ("sync_periodic_tasks",)),
 )
+# The numbered steps a deploy prints, always all of them (one that does not apply to the
+# environment says "skipped" and why): docs/deployment.md lists them with these numbers, and
+# tests/test_ops.py checks that both agree.
+DEPLOY_STEPS = (
+    "fetch",
+    "resolve ref",
+    "build image",
+    "backup",
+    "check",
+    *(label for label, _ in RELEASE_TASKS),
+    "start containers",
+    "health check",
+    "nginx",
+    "prune images",
+)
 
 
 def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = False) -> Outcome:
@@ -32,14 +47,20 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
             with runner.step("build image"):
                 images.ensure_built(target.server, runner, sha)
                 release = app.with_release_files(target, runner, sha)
-        if target.environment.backup_before_deploy:
-            with runner.step("backup"):
+        with runner.step("backup"):
+            if target.environment.backup_before_deploy:
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
+            else:
+                runner.say(
+                    f"    skipped: {target.name} takes no backup before deploying "
+                    "(environments.toml: backup_before_deploy)"
+                )
         run_release_tasks(release, runner, sha)
         app.switch_to(release, runner, this, sha)
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
-        this.succeed(f"{target.name} now runs {ref} ({sha[:12]})")
+        runs = "would run" if runner.dry_run else "now runs"
+        this.succeed(f"{target.name} {runs} {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
 
@@ -60,9 +81,15 @@ DEPLOY_CHECK = ("check", ("check", "--deploy", "--fail-level", "WARNING"))
 def run_release_tasks(target: Target, runner: Runner, sha: str) -> None:
     """One-off containers of the new image, while the previous release still serves."""
     app.use_image(target, runner, sha)
-    checks = (DEPLOY_CHECK,) if target.environment.settings == "production" else ()
-    for label, args in (*checks, *RELEASE_TASKS):
+    with runner.step(DEPLOY_CHECK[0]):
+        if target.environment.settings == "production":
+            app.run_manage(target, runner, *DEPLOY_CHECK[1])
+        else:
+            runner.say("    skipped: development settings (check --deploy is for production)")
+    for label, args in RELEASE_TASKS:
         with runner.step(label):
+            if label == "collectstatic":
+                app.prepare_static(target, runner, sha)
             app.run_manage(target, runner, *args)
 
 
@@ -101,7 +128,8 @@ def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)
         app.switch_to(back, runner, this, sha)
-        this.succeed(f"{target.name} rolled back to {ref} ({sha[:12]})")
+        went = "would roll back" if runner.dry_run else "rolled back"
+        this.succeed(f"{target.name} {went} to {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
 

@@ -63,6 +63,9 @@ def write_acl_file(server: ServerSettings, runner: Runner, rules: list[str]) -> 
             f"    would write {path}:\n" + "".join(f"      {line}\n" for line in text.splitlines())
         )
         return path
+    if path.is_file() and path.read_text() == text:
+        runner.say(f"    {path}: unchanged")
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)

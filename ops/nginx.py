@@ -5,7 +5,6 @@ aletheia-ENV.conf (the active one: a copy of one of them), aletheia-http.conf (h
 the rate-limit zone).
 """
 
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -32,11 +31,8 @@ class NginxPorts:
     https: int = 443
 
     @classmethod
-    def from_environment(cls) -> "NginxPorts":
-        return cls(
-            int(os.environ.get("ALETHEIA_NGINX_HTTP_PORT", "80")),
-            int(os.environ.get("ALETHEIA_NGINX_HTTPS_PORT", "443")),
-        )
+    def of(cls, settings: ServerSettings) -> "NginxPorts":
+        return cls(settings.nginx_http_port, settings.nginx_https_port)
 
 
 def host_name(environment: Environment) -> str:
@@ -236,7 +232,7 @@ def activate(target: Target, runner: Runner) -> None:
         runner.run(list(server.nginx_test))
         runner.run(list(server.nginx_reload))
         return
-    files = write_templates(environment, server, NginxPorts.from_environment(), target.web_port)
+    files = write_templates(environment, server, NginxPorts.of(server), target.web_port)
     which = "full" if has_certificate(environment, server) else "temp"
     if which == "temp":
         runner.say(

@@ -36,6 +36,7 @@ from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment,
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "s3cr&t pw/with:odd@chars"
+HTTP_PORT, HTTPS_PORT = 18280, 18643
 PASSWORDS = {"prod": PASSWORD, "staging": "another s3cr&t for staging"}
 REDIS_PASSWORDS = {
     "prod": "prod-redis-password-0123456789",
@@ -129,8 +130,10 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
         ALETHEIA_REDIS_ADMIN=(
             f"{DOCKER} exec -i -e REDISCLI_AUTH {names['redis']} redis-cli --user aletheia-admin"
         ),
+        # nginx-proxy listens on 443, published here: where the doctor reaches it
+        ALETHEIA_NGINX_ADDRESS=f"127.0.0.1:{HTTPS_PORT}",
     )
-    http_port, https_port = 18280, 18643
+    http_port, https_port = HTTP_PORT, HTTPS_PORT
     try:
         sh(DOCKER, "network", "create", network)
         sh(DOCKER, "volume", "create", "aletheia-prod-static")

@@ -33,16 +33,13 @@ def resolve(environment: Environment, server: ServerSettings, runner: Runner, re
         return result.stdout.strip() or None
 
     if environment.refs == "tag":
-        if not RELEASE_TAG.match(ref):
-            raise Refusal(
-                f"{environment.name} deploys a release tag (v1.2, v1.2.3, v1.2.3-rc1); {ref!r} is not one"
-            )
-        sha = commit_of(f"refs/tags/{ref}")
+        sha = commit_of(f"refs/tags/{ref}") if RELEASE_TAG.match(ref) else None
         if sha is None:
             is_branch = commit_of(f"refs/remotes/origin/{ref}") or commit_of(f"refs/heads/{ref}")
+            kind = "a branch" if is_branch else "not an existing release tag"
             raise Refusal(
-                f"{environment.name} deploys an existing tag only; {ref!r} is "
-                + ("a branch" if is_branch else "unknown")
+                f"{environment.name} deploys an existing release tag only (v1.2, v1.2.3, "
+                f"v1.2.3-rc1); {ref!r} is {kind}"
             )
         return sha
     for candidate in (f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):

@@ -90,6 +90,7 @@ def compose_config(
             "ALETHEIA_IMAGE": image,
             "ALETHEIA_SERVER_ROOT": str(server_root),
             "ALETHEIA_ENV_NAME": environment,
+            "ALETHEIA_STATIC_HOST_DIR": str(server_root / "static" / environment),
         },
     )
     return yaml.safe_load(result.stdout)

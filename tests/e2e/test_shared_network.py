@@ -332,7 +332,7 @@ try:
     psycopg.connect(urllib.parse.urlunsplit(url._replace(path="/aletheia_prod")), connect_timeout=5)
     found["connect to prod's database"] = "connected"
 except psycopg.OperationalError as exc:
-    found["connect to prod's database"] = str(exc).strip().splitlines()[-1]
+    found["connect to prod's database"] = " ".join(str(exc).split())
 print(json.dumps(found))
 """
 

@@ -90,7 +90,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             root / MATRIX[name].env_file,
             DATABASE_URL=f"{POSTGRES}/{databases[name]}",
             REDIS_URL="redis://127.0.0.1:6379",
-            ALETHEIA_EMAIL="console",
             PORT=str(web_ports[name]),
             ALETHEIA_HEARTBEAT_SECONDS="2",
             GUNICORN_WORKERS="1",

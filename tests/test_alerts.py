@@ -32,6 +32,7 @@ def follower(world: FakeWorld) -> tuple[object, Centre]:
     user = get_user_model().objects.create_user("ana", "ana@example.org", "pw-for-tests-1")
     centre = Centre.objects.create(slug=next(iter(world.profiles)), label="Centre A")
     CentreFollow.objects.create(user=user, centre=centre)
+    CentreFollow.objects.update(since=NOW - timedelta(days=1))  # followed before these syncs
     return user, centre
 
 

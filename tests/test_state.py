@@ -183,3 +183,11 @@ def test_overview_puts_centres_needing_attention_first_with_tiles_and_filters(
     searched = staff_client.get("/dashboard/", {"q": "centre 1"}).content.decode()
     assert "Centre 1" in searched
     assert "Centre 0" not in searched
+
+
+@pytest.mark.django_db
+def test_snapshots_know_their_run(world: FakeWorld, doctolib_client: DoctolibClient) -> None:
+    sync_run = run([track(world, 0)], doctolib_client)
+    snapshots = AvailabilitySnapshot.objects.all()
+    assert snapshots.exists()
+    assert set(snapshots.values_list("sync_run", flat=True)) == {sync_run.pk}

@@ -21,6 +21,7 @@ class CentreFollow(models.Model):
     centre = models.ForeignKey(
         Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="followers"
     )
+    since = models.DateTimeField(_("followed since"), auto_now_add=True)
 
     class Meta:
         constraints = [

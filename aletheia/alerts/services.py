@@ -87,8 +87,10 @@ def digests_send(*, now: datetime) -> int:
         last = AlertDigest.objects.filter(user=user).order_by("-sent_at").first()
         if last is not None and now - last.sent_at < period:
             continue
-        since = last.sent_at if last else now - period
-        centres = CentreFollow.objects.filter(user=user).values("centre_id")
+        follows = CentreFollow.objects.filter(user=user)
+        # the first digest tells what changed since the user started following
+        since = last.sent_at if last else min(f.since for f in follows)
+        centres = follows.values("centre_id")
         candidates = list(
             Alert.objects.filter(centre_id__in=centres, at__gt=since, at__lte=now)
             .exclude(digests__user=user)

@@ -28,7 +28,11 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379")
 TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)
-CACHES = {"default": redis_cache(redis_db_url(REDIS_URL, TEST_REDIS_DB), f"test-{TEST_RUN_ID}")}
+# one prefix per xdist worker: cached renderings never cross from one worker's tests to another's
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+CACHES = {
+    "default": redis_cache(redis_db_url(REDIS_URL, TEST_REDIS_DB), f"test-{TEST_RUN_ID}-{_WORKER}")
+}
 CELERY_BROKER_URL = redis_db_url(REDIS_URL, TEST_REDIS_DB)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 # a real worker started by a test runs with CELERY_EAGER=false on its own queue

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
 from aletheia.alerts.services import state_change_record
 from aletheia.catalog.models import (
@@ -20,10 +22,22 @@ from aletheia.catalog.models import (
     Divergence,
     Place,
 )
+from aletheia.catalog.selectors import DATA_VERSION_KEY
 from aletheia.catalog.services.diff import fields_update
 from aletheia.doctolib.parsing import PARIS
 
 State = Centre.State
+
+
+def data_changed() -> None:
+    """What the pages show changed: cached renderings keyed on the data version expire."""
+    if not cache.add(DATA_VERSION_KEY, 1, None):
+        try:
+            cache.incr(DATA_VERSION_KEY)
+        except ValueError:  # evicted between add and incr
+            cache.add(DATA_VERSION_KEY, 1, None)
+
+
 # Centre.state_detail for a closed centre (rendered in the reader's language)
 CLOSED_NO_AGENDA = "no_agenda"
 CLOSED_BOOKING_DISABLED = "booking_disabled"
@@ -138,6 +152,7 @@ def centre_state_refresh(
         )
     fields_update(centre, **values)
     state_change_record(centre=centre, before=previous, after=decision.state, at=now)
+    transaction.on_commit(data_changed)
     CentreDay.objects.update_or_create(
         centre=centre,
         day=now.astimezone(PARIS).date(),

@@ -8,7 +8,9 @@ per agenda x motive per day, every 3 hours for the high-churn tenth of centres, 
 15 minutes, state changes, divergences opened and resolved). Then gunicorn (gthread, 2
 workers x 4 threads, production settings) is started and each page is asked at a fixed rate
 (open loop: latency counts from when the request was due, so queueing shows). Prints p50,
-p95, p99, requests/s achieved and queries per page, the sizes side by side. Asserts nothing.
+p95, p99, requests/s achieved, queries per page and the cold time (one request in-process
+right after a change, when no cached rendering exists), the sizes side by side. Asserts
+nothing.
 """
 
 import argparse
@@ -145,6 +147,7 @@ def _load(web_env: dict[str, str], facts: dict[str, str], args: argparse.Namespa
             _run(port, headers, paths[page], rate=args.rate, seconds=2)  # warm up
             stats = _run(port, headers, paths[page], rate=args.rate, seconds=args.seconds)
             stats["queries"] = float(facts[f"queries_{page}"])
+            stats["cold"] = float(facts[f"cold_{page}"])
             out[page] = stats
         return out
     finally:
@@ -222,7 +225,7 @@ def _print(results: dict[int, dict[str, dict[str, float]]], args: argparse.Names
         f"{args.seconds:g} s per page, {args.days} days of history"
     )
     head = "page      " + "".join(
-        f"| {s:>4} centres: p50 / p95 / p99 ms, req/s, queries " for s in sizes
+        f"| {s:>4} centres: p50 / p95 / p99 ms, req/s, queries, cold ms " for s in sizes
     )
     print(head)
     for page in PAGES:
@@ -232,7 +235,7 @@ def _print(results: dict[int, dict[str, dict[str, float]]], args: argparse.Names
             bad = f" ({r['errors']:.0f} errors)" if r["errors"] else ""
             cells.append(
                 f"| {r['p50']:6.1f} / {r['p95']:6.1f} / {r['p99']:6.1f}, {r['rps']:5.1f}, "
-                f"{r['queries']:3.0f}{bad} "
+                f"{r['queries']:3.0f}, {r['cold']:5.0f}{bad} "
             )
         print(f"{page:<10}" + "".join(cells))
 

@@ -13,7 +13,24 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
-class Centre(models.Model):
+class Capacity(models.Model):
+    """True capacity, written at each availability sync: distinct free slots (a slot offered
+    for several motives counts once), those of motives open to new patients, the next one."""
+
+    next_slot = models.DateTimeField(_("next free slot"), null=True, editable=False)
+    slots_7 = models.IntegerField(_("free slots, 7 days"), default=0, db_default=0, editable=False)
+    slots_28 = models.IntegerField(
+        _("free slots, 28 days"), default=0, db_default=0, editable=False
+    )
+    new_patient_slots_7 = models.IntegerField(
+        _("free slots for new patients, 7 days"), default=0, db_default=0, editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Centre(Capacity):
     class Status(models.TextChoices):
         NEW = "new", _("not synced yet")
         OK = "ok", _("in sync")
@@ -58,14 +75,6 @@ class Centre(models.Model):
     checked_at = models.DateTimeField(_("last sync attempt"), null=True, editable=False)
     full_after_days = models.PositiveSmallIntegerField(
         _("full when no slot within (days)"), default=14, db_default=14, editable=False
-    )
-    next_slot = models.DateTimeField(_("next free slot"), null=True, editable=False)
-    slots_7 = models.IntegerField(_("free slots, 7 days"), default=0, db_default=0, editable=False)
-    slots_28 = models.IntegerField(
-        _("free slots, 28 days"), default=0, db_default=0, editable=False
-    )
-    new_patient_slots_7 = models.IntegerField(
-        _("free slots for new patients, 7 days"), default=0, db_default=0, editable=False
     )
     open_divergences = models.IntegerField(
         _("open divergences"), default=0, db_default=0, editable=False

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from aletheia.catalog.models.centre import Centre
+from aletheia.catalog.models.centre import Capacity, Centre
 from aletheia.catalog.models.runs import SyncRun
 
 
@@ -95,7 +95,7 @@ class VisitMotive(ProfileScoped):
         return self.name
 
 
-class Agenda(ProfileScoped):
+class Agenda(ProfileScoped, Capacity):
     practitioner = models.ForeignKey(
         Practitioner,
         verbose_name=_("practitioner"),
@@ -116,18 +116,9 @@ class Agenda(ProfileScoped):
     motive_ids = models.JSONField(
         _("motive ids"), default=list, help_text=_("Doctolib ids of the motives it offers")
     )
-    # True capacity, from the last availability sync: distinct slots (a slot offered for two
-    # motives counts once), and those of motives open to new patients.
+    # the best availability status over its motives at the last sync ("" if never asked)
     availability = models.CharField(
         _("availability"), max_length=10, blank=True, db_default="", editable=False
-    )
-    next_slot = models.DateTimeField(_("next free slot"), null=True, editable=False)
-    slots_7 = models.IntegerField(_("free slots, 7 days"), default=0, db_default=0, editable=False)
-    slots_28 = models.IntegerField(
-        _("free slots, 28 days"), default=0, db_default=0, editable=False
-    )
-    new_patient_slots_7 = models.IntegerField(
-        _("free slots for new patients, 7 days"), default=0, db_default=0, editable=False
     )
 
     class Meta(ProfileScoped.Meta):

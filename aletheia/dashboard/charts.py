@@ -58,7 +58,7 @@ def step_chart(
     end: date,
     unit: str = "",
     empty: str = "",
-    width: int = 560,
+    width: int = 540,
     height: int = 190,
 ) -> SafeString:
     """A step chart of `series` over [start, end]; `empty` says why there is nothing to draw."""

@@ -31,6 +31,10 @@ class Capacity(models.Model):
 
 
 class Centre(Capacity):
+    """A centre the group follows. `status` says how the last catalog sync went (kept for the
+    sync code and the admin); `state` is what people read: ok, full, closed, blocked, error,
+    gone or never synced, decided at each sync with `state_detail` and `state_since`."""
+
     class Status(models.TextChoices):
         NEW = "new", _("not synced yet")
         OK = "ok", _("in sync")

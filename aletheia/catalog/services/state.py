@@ -153,18 +153,20 @@ def centre_state_refresh(
     fields_update(centre, **values)
     state_change_record(centre=centre, before=previous, after=decision.state, at=now)
     transaction.on_commit(data_changed)
-    CentreDay.objects.update_or_create(
-        centre=centre,
-        day=now.astimezone(PARIS).date(),
-        defaults={
-            "state": centre.state,
-            "next_slot": centre.next_slot,
-            "days_to_next_slot": round((centre.next_slot - now).total_seconds() / 86400, 2)
-            if centre.next_slot
-            else None,
-            "slots_7": centre.slots_7,
-            "slots_28": centre.slots_28,
-            "new_patient_slots_7": centre.new_patient_slots_7,
-        },
+    figures = {
+        "state": centre.state,
+        "next_slot": centre.next_slot,
+        "days_to_next_slot": round((centre.next_slot - now).total_seconds() / 86400, 2)
+        if centre.next_slot
+        else None,
+        "slots_7": centre.slots_7,
+        "slots_28": centre.slots_28,
+        "new_patient_slots_7": centre.new_patient_slots_7,
+    }
+    CentreDay.objects.bulk_create(  # one upsert: the day's last sync wins
+        [CentreDay(centre=centre, day=now.astimezone(PARIS).date(), **figures)],
+        update_conflicts=True,
+        unique_fields=["centre", "day"],
+        update_fields=list(figures),
     )
     return previous, decision.state

@@ -136,6 +136,14 @@ def step_chart(
             f'<text x="{pad_left + index * 150 + 20}" y="{height - 2}" class="chart-tick">'
             f"{escape(one.label)}</text>"
         )
+    first_known = min(day for s in series for day, v in s.values if v is not None)
+    if first_known > start:  # say where the history begins, not "nothing before"
+        note = escape(
+            _("history since %(day)s") % {"day": date_format(first_known, "SHORT_DATE_FORMAT")}
+        )
+        parts.append(
+            f'<text x="{pad_left + 4}" y="{pad_top + 12}" class="chart-tick">{note}</text>'
+        )
     if max(known) == 0:
         note = escape(_("0 throughout the period"))
         parts.append(

@@ -1,113 +1,80 @@
 """python3 -m ops COMMAND — Aletheia's server tool (standard library only).
 
 Every command that changes something takes --dry-run, which prints the exact commands instead.
+The environment a command names is resolved once, here, into a Target (ops/target.py).
 """
 
 import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 
 from ops import (
+    app,
     backups,
-    commands,
-    compose,
     deploy,
     doctor,
     environments,
+    generate,
     images,
+    isolation_setup,
     locks,
     nginx,
     releases,
     restore,
+    target,
 )
+from ops.attempt import Interrupted, Outcome
 from ops.runner import Refusal, Runner, StepFailed
 from ops.settings import ServerSettings
-
-
-def compose_overlays(check: bool) -> int:
-    stale = []
-    for environment in environments.server_environments().values():
-        path, text = compose.overlay_path(environment), compose.render_overlay(environment)
-        if path.exists() and path.read_text() == text:
-            continue
-        if check:
-            stale.append(path.name)
-        else:
-            path.write_text(text)
-            print(f"wrote {path.name}")
-    if stale:
-        print(
-            f"out of date with environments.toml: {', '.join(stale)} (run python3 -m ops compose-overlays)"
-        )
-        return 1
-    return 0
-
-
-def current_image(name: str, settings: ServerSettings) -> str:
-    release = releases.current(settings.state_dir, name)
-    if release is None:
-        raise deploy.Refused(f"nothing is deployed to {name} yet: ./deploy.sh {name}")
-    return commands.image_name(str(release["sha"]))
-
-
-def in_environment(name: str, settings: ServerSettings, runner: Runner, *compose_args: str) -> int:
-    environment = deploy.server_environment(name)
-    runner.env.update(deploy.compose_env(environment, settings, current_image(name, settings)))
-    return runner.run(
-        commands.compose(environment, settings, *compose_args), check=False
-    ).returncode
-
+from ops.target import Target
 
 Args = argparse.Namespace
 
 
-def report(args: Args, result: deploy.DeployResult, runner: Runner, started: float) -> int:
-    """How a deploy, a rollback or a restore ended: 0 done, 2 refused, 1 failed."""
+def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
+    """How a deploy, a rollback or a restore ended: 0 done, 2 refused, 1 failed, 130 interrupted."""
     elapsed = time.monotonic() - started
-    if result.ok:
-        print(f"{args.command}: {result.message} in {elapsed:.1f}s ({runner.summary()})")
+    if outcome.ok:
+        print(f"{args.command}: {outcome.message} in {elapsed:.1f}s ({runner.summary()})")
         return 0
-    if result.refused:
-        print(f"refused: {result.message} (nothing changed)", file=sys.stderr)
+    if outcome.refused:
+        print(f"refused: {outcome.message} (nothing changed)", file=sys.stderr)
         return 2
     print(
-        f"{args.command} of {args.env} FAILED after {elapsed:.1f}s: {result.message}",
+        f"{args.command} of {args.env} FAILED after {elapsed:.1f}s: {outcome.message}",
         file=sys.stderr,
     )
     return 1
 
 
-def cmd_deploy(args: Args, settings: ServerSettings, runner: Runner) -> int:
+def cmd_deploy(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    result = deploy.deploy(args.env, args.ref, settings, runner, args.skip_backup)
-    return report(args, result, runner, started)
+    return report(args, deploy.deploy(env, runner, args.ref, args.skip_backup), runner, started)
 
 
-def cmd_rollback(args: Args, settings: ServerSettings, runner: Runner) -> int:
+def cmd_rollback(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    return report(args, deploy.rollback(args.env, args.to, settings, runner), runner, started)
+    return report(args, deploy.rollback(env, runner, args.to), runner, started)
 
 
-def cmd_db_restore(args: Args, settings: ServerSettings, runner: Runner) -> int:
+def cmd_db_restore(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    result = restore.restore(args.env, args.file, settings, runner, args.confirm, args.from_env)
-    return report(args, result, runner, started)
+    outcome = restore.restore(env, runner, args.file, args.confirm, args.from_env)
+    return report(args, outcome, runner, started)
 
 
-def cmd_db_backup(args: Args, settings: ServerSettings, runner: Runner) -> int:
+def cmd_db_backup(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    environment = deploy.server_environment(args.env)
-    values = deploy.check_env_file(environment, settings)
     with runner.step("backup"):
-        dump = backups.backup(environment, settings, runner, values, reason="by hand")
+        dump = backups.backup(env, runner, reason="by hand")
     print(f"db-backup: {dump} in {time.monotonic() - started:.1f}s")
     return 0
 
 
-def cmd_db_backups(args: Args, settings: ServerSettings, runner: Runner) -> int:
-    deploy.server_environment(args.env)
-    for dump, manifest in backups.list_backups(settings, args.env):
+def cmd_db_backups(args: Args, env: Target, runner: Runner) -> int:
+    for dump, manifest in backups.list_backups(env.server, env.name):
         print(
             f"{dump.name}  {backups.human(dump.stat().st_size):>10}  "
             f"{manifest.get('ref', '')!s:<10} {manifest.get('reason', '')}"
@@ -115,9 +82,8 @@ def cmd_db_backups(args: Args, settings: ServerSettings, runner: Runner) -> int:
     return 0
 
 
-def cmd_releases(args: Args, settings: ServerSettings, runner: Runner) -> int:
-    deploy.server_environment(args.env)
-    for entry in releases.read(settings.state_dir, args.env):
+def cmd_releases(args: Args, env: Target, runner: Runner) -> int:
+    for entry in releases.read(env.server.state_dir, env.name):
         columns = [
             str(entry["at"]),
             f"{entry['result']!s:<9} {entry.get('ref', '')!s:<12} {str(entry.get('sha', ''))[:12]:<12}",
@@ -130,82 +96,154 @@ def cmd_releases(args: Args, settings: ServerSettings, runner: Runner) -> int:
     return 0
 
 
-def cmd_doctor(args: Args, settings: ServerSettings, runner: Runner) -> int:
+def cmd_unlock(args: Args, env: Target, runner: Runner) -> int:
+    locks.release(env.server.state_dir / f"deploy-{env.name}.lock")
+    print(f"deploy lock of {env.name} removed")
+    return 0
+
+
+def cmd_nginx_activate(args: Args, env: Target, runner: Runner) -> int:
+    if not nginx.has_certificate(env.environment, env.server):
+        raise Refusal(f"no certificate in {env.server.cert_dir / nginx.host_name(env.environment)}")
+    with (
+        runner.step("nginx-activate"),
+        locks.server_wide(env.server.state_dir, "nginx config", runner.say, runner.dry_run),
+    ):
+        nginx.activate(env, runner)
+    return 0
+
+
+def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
+    current = env.current_release()
+    if current is None:
+        raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+    with runner.step("restart the app"):
+        app.start_healthy(env, runner, str(current["sha"]))
+    return 0
+
+
+def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
+    isolation_setup.rotate_redis_password(env, runner)
+    print(f"rotate-redis-password: {env.name} uses a new Redis password ({runner.summary()})")
+    return 0
+
+
+def in_environment(compose_args: list[str]) -> Callable[[Args, Target, Runner], int]:
+    """A command that runs compose in the environment's current release."""
+
+    def command(args: Args, env: Target, runner: Runner) -> int:
+        current = env.current_release()
+        if current is None:
+            raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+        app.use_image(env, runner, str(current["sha"]))
+        return runner.run(app.compose_command(env, *compose_args), check=False).returncode
+
+    return command
+
+
+# Per environment: (handler, whether it needs a valid env file, help).
+Handler = Callable[[Args, Target, Runner], int]
+ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
+    "deploy": (cmd_deploy, True, "deploy REF (dev/staging: develop by default; prod: a tag)"),
+    "rollback": (cmd_rollback, True, "put a kept image back (the previous release, or TO=sha)"),
+    "db-restore": (cmd_db_restore, True, "restore a backup FILE into ENV's database"),
+    "db-backup": (
+        cmd_db_backup,
+        True,
+        "pg_dump the environment's database into the backups directory",
+    ),
+    "db-backups": (cmd_db_backups, False, "list the environment's backups"),
+    "nginx-activate": (
+        cmd_nginx_activate,
+        True,
+        "make the full proxy config active (after nginx -t)",
+    ),
+    "unlock": (cmd_unlock, False, "remove a stale deploy lock"),
+    "restart": (cmd_restart, True, "start the current release again (after an env file change)"),
+    "rotate-redis-password": (
+        cmd_rotate_redis_password,
+        True,
+        "a new Redis password for ENV (env file, ACL file, app restarted; no request fails)",
+    ),
+    "releases": (cmd_releases, False, "print the release log"),
+    "ps": (in_environment(["ps"]), False, "containers"),
+    "logs": (in_environment(["logs", "-f", "--tail=100"]), False, "follow logs"),
+    "shell": (in_environment(["exec", "web", "bash"]), False, "bash in the web container"),
+    "migrate": (
+        in_environment(["run", "--rm", "--no-deps", "manage", "manage", "migrate"]),
+        True,
+        "apply migrations",
+    ),
+    "sync-all": (
+        in_environment(["run", "--rm", "--no-deps", "manage", "manage", "sync_doctolib", "--all"]),
+        True,
+        "full Doctolib sync",
+    ),
+}
+
+
+def cmd_doctor(args: Args, server: ServerSettings) -> int:
     """One environment's table, or every server environment's without ENV."""
     names = [args.env] if args.env else list(environments.server_environments())
     failed = False
     with open(os.devnull, "w") as quiet:  # the table says it all: no command echo
         for name in names:
-            checks = doctor.examine(name, settings, Runner(out=quiet))
+            checks = doctor.examine(target.resolve(name, server), Runner(out=quiet))
             print(doctor.table(name, checks) + ("\n" if name != names[-1] else ""))
             failed = failed or any(c.result == doctor.FAIL for c in checks)
     return 1 if failed else 0
 
 
-def cmd_prune_images(args: Args, settings: ServerSettings, runner: Runner) -> int:
+def cmd_isolation(args: Args, server: ServerSettings, runner: Runner) -> int:
+    """Print (or --apply) the PostgreSQL roles and the Redis ACL of the environments."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    targets = [target.resolve(name, server) for name in names]
+    if not args.env:  # every environment set up so far
+        for env in targets:
+            if not env.env_file.path.is_file():
+                print(f"skipped {env.name}: no env file {env.env_file.path} yet")
+        targets = [env for env in targets if env.env_file.path.is_file()]
+    if not targets:
+        raise Refusal("no environment has an env file yet (docs/deployment.md, first-time setup)")
+    for env in targets:
+        env.require_valid_env_file()
+    isolation_setup.isolate(targets, runner, apply=args.apply)
+    return 0
+
+
+def cmd_prune_images(args: Args, server: ServerSettings, runner: Runner) -> int:
     with runner.step("prune images"):
-        images.prune(settings, runner)
+        images.prune(server, runner)
     return 0
 
 
-def cmd_unlock(args: Args, settings: ServerSettings, runner: Runner) -> int:
-    deploy.server_environment(args.env)
-    locks.release(settings.state_dir / f"deploy-{args.env}.lock")
-    print(f"deploy lock of {args.env} removed")
-    return 0
-
-
-def cmd_nginx_activate(args: Args, settings: ServerSettings, runner: Runner) -> int:
-    environment = deploy.server_environment(args.env)
-    if not nginx.has_certificate(environment, settings):
-        raise deploy.Refused(
-            f"no certificate in {settings.cert_dir / nginx.host_name(environment)}"
+def cmd_generate(args: Args) -> int:
+    stale = generate.write(check=args.check)
+    if stale and args.check:
+        print(
+            f"out of date with environments.toml: {', '.join(stale)} (run python3 -m ops generate)"
         )
-    values = deploy.parse_env_file(settings.root / environment.env_file)
-    with runner.step("nginx-activate"):
-        deploy.switch_nginx(environment, settings, runner, int(values.get("PORT", "8000")))
+        return 1
+    for path in stale:
+        print(f"wrote {path}")
     return 0
-
-
-# Commands that run compose in the environment's current release.
-IN_ENVIRONMENT = {
-    "ps": ["ps"],
-    "logs": ["logs", "-f", "--tail=100"],
-    "shell": ["exec", "web", "bash"],
-    "migrate": ["run", "--rm", "--no-deps", "manage", "manage", "migrate"],
-    "sync-all": ["run", "--rm", "--no-deps", "manage", "manage", "sync_doctolib", "--all"],
-}
-
-COMMANDS = {
-    "deploy": cmd_deploy,
-    "rollback": cmd_rollback,
-    "db-backup": cmd_db_backup,
-    "db-backups": cmd_db_backups,
-    "db-restore": cmd_db_restore,
-    "doctor": cmd_doctor,
-    "releases": cmd_releases,
-    "prune-images": cmd_prune_images,
-    "unlock": cmd_unlock,
-    "nginx-activate": cmd_nginx_activate,
-}
 
 
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="python3 -m ops", description=__doc__)
     sub = main_parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("deploy", help="deploy REF (dev/staging: develop by default; prod: a tag)")
-    p.add_argument("env")
-    p.add_argument("ref", nargs="?")
-    p.add_argument(
+    for name, (_, _, text) in ENVIRONMENT_COMMANDS.items():
+        sub.add_parser(name, help=text).add_argument("env")
+    sub.choices["deploy"].add_argument("ref", nargs="?")
+    sub.choices["deploy"].add_argument(
         "--skip-backup",
         action="store_true",
         help="prod: do not take the pre-migration backup (recorded in the release log)",
     )
-    p = sub.add_parser("rollback", help="put a kept image back (the previous release, or TO=sha)")
-    p.add_argument("env")
-    p.add_argument("to", nargs="?", help="a sha (prefix) from the release log")
-    p = sub.add_parser("db-restore", help="restore a backup FILE into ENV's database")
-    p.add_argument("env")
+    sub.choices["rollback"].add_argument(
+        "to", nargs="?", help="a sha (prefix) from the release log"
+    )
+    p = sub.choices["db-restore"]
     p.add_argument("file", help="a .dump path, or its name in the backups directory")
     p.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")
     p.add_argument(
@@ -213,50 +251,53 @@ def parser() -> argparse.ArgumentParser:
         metavar="ENV",
         help="the backup's environment, required when it is not ENV (recorded)",
     )
-    for name, text in [
-        ("db-backup", "pg_dump the environment's database into the backups directory"),
-        ("db-backups", "list the environment's backups"),
-        ("ps", "containers"),
-        ("logs", "follow logs"),
-        ("shell", "bash in the web container"),
-        ("migrate", "apply migrations"),
-        ("sync-all", "full Doctolib sync"),
-        ("nginx-activate", "make the full proxy config active (after nginx -t)"),
-        ("unlock", "remove a stale deploy lock"),
-        ("releases", "print the release log"),
-    ]:
-        sub.add_parser(name, help=text).add_argument("env")
     sub.add_parser(
         "doctor", help="check an environment's part of the server (all without ENV): pass/fail"
     ).add_argument("env", nargs="?")
     sub.add_parser("prune-images", help="remove images no environment keeps")
+    p = sub.add_parser(
+        "isolation",
+        help="print the PostgreSQL roles/databases and Redis ACL users of ENV (all without ENV)",
+    )
+    p.add_argument("env", nargs="?")
+    p.add_argument("--apply", action="store_true", help="run the SQL and load the ACL file")
     for p in sub.choices.values():
         p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
-    p = sub.add_parser(
-        "compose-overlays",
-        help="write docker-compose.{dev,staging,prod}.yml from environments.toml",
-    )
-    p.add_argument("--check", action="store_true")
+    for name in ("generate", "compose-overlays"):  # compose-overlays: its former name
+        sub.add_parser(
+            name,
+            help="write the compose files and the docs' environments table from environments.toml",
+        ).add_argument("--check", action="store_true", help="only say which files drifted")
     return main_parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "compose-overlays":
-        return compose_overlays(args.check)
-    settings = ServerSettings.from_environment()
+    if args.command in ("generate", "compose-overlays"):
+        return cmd_generate(args)
+    server = ServerSettings.from_environment()
     runner = Runner(dry_run=args.dry_run)
     try:
-        if args.command in IN_ENVIRONMENT:
-            return in_environment(args.env, settings, runner, *IN_ENVIRONMENT[args.command])
-        return COMMANDS[args.command](args, settings, runner)
+        if args.command == "doctor":
+            return cmd_doctor(args, server)
+        if args.command == "prune-images":
+            return cmd_prune_images(args, server, runner)
+        if args.command == "isolation":
+            return cmd_isolation(args, server, runner)
+        handler, needs_env_file, _ = ENVIRONMENT_COMMANDS[args.command]
+        env = target.resolve(args.env, server)
+        if needs_env_file:
+            env.require_valid_env_file()
+        for warning in env.env_file.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return handler(args, env, runner)
     except (Refusal, locks.LockHeld) as exc:
         print(f"refused: {exc} (nothing changed)", file=sys.stderr)
         return 2
     except StepFailed as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         return 130
 
 

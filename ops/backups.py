@@ -9,16 +9,19 @@ replaces the environment's schema in one transaction: it either lands whole or n
 import getpass
 import hashlib
 import json
+import re
 import shutil
+import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from ops import releases
-from ops.environments import REPO_ROOT, Environment
+from ops.environments import REPO_ROOT
 from ops.runner import Refusal, Runner
 from ops.settings import ServerSettings
+from ops.target import Target
 
 ANONYMISE_SQL = REPO_ROOT / "ops" / "sql" / "anonymise.sql"
 MIB = 1 << 20
@@ -157,23 +160,27 @@ def prune(settings: ServerSettings, runner: Runner, name: str, spare: Path | Non
                 path.unlink(missing_ok=True)
 
 
+STALE_PARTIAL_SECONDS = 6 * 3600
+
+
+def sweep_partials(folder: Path, runner: Runner) -> None:
+    """`.partial` files left by a backup that was killed (none is written for hours)."""
+    for partial in folder.glob("*.partial"):
+        if time.time() - partial.stat().st_mtime > STALE_PARTIAL_SECONDS:
+            runner.say(f"    removing {partial.name}, left by a backup that did not finish")
+            partial.unlink(missing_ok=True)
+
+
 def free_space_needed(last: Path | None) -> int:
     """Room for one more backup: twice the last one, and at least 100 MiB."""
     return max(2 * last.stat().st_size if last else 0, 100 * MIB)
 
 
-def backup(
-    environment: Environment,
-    settings: ServerSettings,
-    runner: Runner,
-    env_values: dict[str, str],
-    reason: str,
-    spare: Path | None = None,
-) -> Path:
+def backup(target: Target, runner: Runner, reason: str, spare: Path | None = None) -> Path:
     """pg_dump the environment's database into its backup directory, then apply the retention
     (never to `spare`); returns the dump's path."""
-    name = environment.name
-    database = Database.from_url(env_values.get("DATABASE_URL", ""))
+    name, settings = target.name, target.server
+    database = Database.from_url(target.env_file.get("DATABASE_URL"))
     target_dir = directory(settings, name)
     now = time.time()  # to the millisecond: a safety backup may follow a backup closely
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
@@ -181,6 +188,8 @@ def backup(
     checksum, manifest = sidecars(dump)
     if not runner.dry_run:
         target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target_dir.chmod(0o700)  # also when it existed with a looser mode
+        sweep_partials(target_dir, runner)
         previous = dumps(settings, name)
         free = shutil.disk_usage(target_dir).free
         needed = free_space_needed(previous[-1] if previous else None)
@@ -270,6 +279,45 @@ def verify(dump: Path, runner: Runner) -> dict[str, object]:
             f"{manifest} is missing: cannot tell which environment made {dump.name}"
         )
     return dict(json.loads(manifest.read_text()))
+
+
+def pg_restore_list(settings: ServerSettings) -> list[str]:
+    """The dump's table of contents (on stdin): its header names the database it was made of."""
+    return [*settings.pg_client, "pg_restore", "--list"]
+
+
+def dumped_database(dump: Path, settings: ServerSettings, runner: Runner) -> str:
+    """The name of the database `dump` was made of, read from the dump itself."""
+    with tempfile.TemporaryDirectory(prefix="aletheia-toc-") as workdir:
+        listing = Path(workdir, "toc.txt")
+        runner.stream(pg_restore_list(settings), source=dump, sink=listing)
+        if runner.dry_run:
+            return ""
+        found = re.search(r"^;\s+dbname: (.+)$", listing.read_text(errors="replace"), re.M)
+    if not found:
+        raise BackupRefused(f"{dump.name} does not name the database it was made of")
+    return found.group(1).strip()
+
+
+def origin(dump: Path, manifest: dict[str, object], databases: dict[str, str], dumped: str) -> str:
+    """The environment whose database the dump holds. The manifest is an editable file: it
+    must agree with the dump, and the dump's database must be one of this server's."""
+    if dumped != manifest.get("database"):
+        raise BackupRefused(
+            f"{dump.name} holds the database {dumped!r}, but its manifest says "
+            f"{manifest.get('database')!r}: the manifest was edited or belongs to another dump"
+        )
+    owners = [name for name, database in databases.items() if database == dumped]
+    if not owners:
+        raise BackupRefused(
+            f"{dump.name} holds {dumped!r}, which is no environment's database here"
+        )
+    if manifest.get("environment") not in owners:
+        raise BackupRefused(
+            f"{dump.name} holds {owners[0]}'s database {dumped!r}, but its manifest says "
+            f"{manifest.get('environment')!r}"
+        )
+    return owners[0]
 
 
 def check_confirmation(target: str, confirm: str | None) -> None:

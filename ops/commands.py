@@ -5,8 +5,9 @@ The runner (ops/runner.py) executes them; tests check the plans without running 
 
 from pathlib import Path
 
-from ops.environments import REPO_ROOT, Environment
+from ops.environments import Environment
 from ops.settings import ServerSettings
+from ops.target import Target
 
 Command = list[str]
 OPS_LABEL = "org.aletheia.built-by=ops"  # on every image ops builds: what pruning may remove
@@ -84,36 +85,38 @@ def image_build(settings: ServerSettings, sha: str, context: Path) -> Command:
     return [*command, str(context)]
 
 
-def compose_files(
-    environment: Environment, settings: ServerSettings, source: Path = REPO_ROOT
-) -> list[str]:
-    files = [*environment.compose_files, f"docker-compose.{settings.network}-network.yml"]
-    return [arg for name in files for arg in ("-f", str(source / name))]
+def release_files(environment: Environment, settings: ServerSettings) -> list[str]:
+    """The compose files a release of `environment` runs with (taken from its own commit)."""
+    return [*environment.compose_files, f"docker-compose.{settings.network}-network.yml"]
 
 
-def compose(environment: Environment, settings: ServerSettings, *args: str) -> Command:
+def git_archive_files(
+    settings: ServerSettings, sha: str, tarball: Path, files: list[str]
+) -> Command:
+    return [*git_archive(settings, sha, tarball), "--", *files]
+
+
+def compose(target: Target, *args: str) -> Command:
+    environment, settings = target.environment, target.server
+    files = release_files(environment, settings)
     return [
         *settings.compose,
         "-p",
         project_name(environment),
-        *compose_files(environment, settings),
+        *[arg for name in files for arg in ("-f", str(target.compose_source / name))],
         *args,
     ]
 
 
-def manage(environment: Environment, settings: ServerSettings, *args: str) -> Command:
+def manage(target: Target, *args: str) -> Command:
     """A one-off container of the environment's image (the new release during a deploy)."""
-    return compose(
-        environment, settings, "run", "--rm", "--no-deps", "-T", "manage", "manage", *args
-    )
+    return compose(target, "run", "--rm", "--no-deps", "-T", "manage", "manage", *args)
 
 
-def up(environment: Environment, settings: ServerSettings) -> Command:
-    return compose(environment, settings, "up", "-d", "--remove-orphans")
+def up(target: Target) -> Command:
+    return compose(target, "up", "-d", "--remove-orphans")
 
 
-def web_health(environment: Environment, settings: ServerSettings) -> Command:
+def web_health(target: Target) -> Command:
     """Ask the running web container's /healthz with the environment's real Host header."""
-    return compose(
-        environment, settings, "exec", "-T", "web", "python3", "/app/docker/healthcheck.py"
-    )
+    return compose(target, "exec", "-T", "web", "python3", "/app/docker/healthcheck.py")

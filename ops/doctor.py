@@ -1,8 +1,9 @@
 """`make doctor ENV=…`: is this environment's part of the server in order? A pass/fail table.
 
 Each check is a small function returning (result, detail); none changes anything. The database
-and Redis are checked from inside the running web container, so what is checked is what the
-release really uses (the env file's DATABASE_URL, the matrix's Redis db numbers).
+and Redis are checked from inside the running web container by the release itself
+(`manage.py probe --json`), so what is checked is what the release really uses (the env file's
+DATABASE_URL, the matrix's Redis db numbers).
 """
 
 import json
@@ -11,46 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ops import backups, commands, deploy, environments, nginx, releases
-from ops.environments import Environment
+from ops import app, backups, commands, envfile, environments, nginx
 from ops.runner import Runner
 from ops.settings import ServerSettings
+from ops.target import Target
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 CERTIFICATE_WARN_DAYS = 14
-
-# Run by the web container's python: what the running release connects to, and whether it can.
-PROBE = """
-import json, os
-import django
-django.setup()
-import redis
-from django.conf import settings
-from django.db import connection
-report = {"release": os.environ.get("ALETHEIA_RELEASE", "")}
-try:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    status = "ok"
-except Exception as exc:
-    status = str(exc).strip()[:200]
-report["database"] = [connection.settings_dict["NAME"], status]
-for role, url in (("cache", settings.CACHES["default"]["LOCATION"]), ("broker", settings.CELERY_BROKER_URL)):
-    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
-    try:
-        client.ping()
-        status = "ok"
-    except Exception as exc:
-        status = str(exc).strip()[:200]
-    report[role] = [client.connection_pool.connection_kwargs.get("db", 0), status]
-from datetime import datetime, timezone
-from aletheia.core.health import last_heartbeat
-seen = last_heartbeat()
-age = (datetime.now(timezone.utc) - datetime.fromisoformat(seen)).total_seconds() if seen else None
-report["heartbeat"] = [settings.PERIODIC_TASKS["core-heartbeat"]["every"].total_seconds(), age]
-print(json.dumps(report))
-"""
 
 
 @dataclass(frozen=True)
@@ -62,32 +32,45 @@ class Check:
 
 @dataclass
 class Context:
-    environment: Environment
-    settings: ServerSettings
+    target: Target
     runner: Runner
-    probe: dict[str, list[object]] | None = None
+    probe: dict[str, Any] | None = None  # manage.py probe --json
     probe_error: str = ""
+
+    @property
+    def environment(self) -> environments.Environment:
+        return self.target.environment
+
+    @property
+    def settings(self) -> ServerSettings:
+        return self.target.server
 
 
 def check_env_file(ctx: Context) -> tuple[str, str]:
-    _, problems = deploy.env_file_problems(ctx.environment, ctx.settings)
-    if problems:
-        return FAIL, "; ".join(problems)
-    path = ctx.settings.root / ctx.environment.env_file
-    return PASS, f"{path}: mode 600, required keys present"
+    env_file = ctx.target.env_file
+    if env_file.problems:
+        return FAIL, "; ".join(env_file.problems)
+    if env_file.warnings:
+        return WARN, "; ".join(env_file.warnings)
+    return PASS, f"{env_file.path}: mode 600, required keys present"
 
 
 def run_probe(ctx: Context) -> None:
-    current = releases.current(ctx.settings.state_dir, ctx.environment.name)
+    current = ctx.target.current_release()
     if current is None:
         ctx.probe_error = "nothing deployed yet"
         return
-    ctx.runner.env.update(
-        deploy.compose_env(ctx.environment, ctx.settings, commands.image_name(str(current["sha"])))
-    )
+    app.use_image(ctx.target, ctx.runner, str(current["sha"]))
     result = ctx.runner.run(
         commands.compose(
-            ctx.environment, ctx.settings, "exec", "-T", "web", "python3", "-c", PROBE
+            ctx.target,
+            "exec",
+            "-T",
+            "web",
+            "python3",
+            "manage.py",
+            "probe",
+            "--json",
         ),
         check=False,
         capture=True,
@@ -109,7 +92,7 @@ def other_environments_databases(ctx: Context) -> dict[str, str]:
         if name == ctx.environment.name or not path.is_file():
             continue
         try:
-            url = deploy.parse_env_file(path).get("DATABASE_URL", "")
+            url = envfile.parse(path.read_text()).get("DATABASE_URL", "")
             found[name] = backups.Database.from_url(url).name
         except (OSError, backups.BackupRefused):
             continue
@@ -146,6 +129,39 @@ def check_redis(ctx: Context) -> tuple[str, str]:
     if failing:
         return FAIL, f"{detail}; unreachable: {'; '.join(failing)}"
     return PASS, f"{detail}, both answer"
+
+
+def check_redis_auth(ctx: Context) -> tuple[str, str]:
+    """The server's Redis answers nobody without credentials (its default user is off)."""
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    answer = ctx.probe.get("redis_without_credentials")
+    if answer == "refused":
+        return PASS, "a client without credentials is refused; the environment has its own user"
+    if answer == "open":
+        return FAIL, "Redis answers without credentials: python3 -m ops isolation --apply"
+    return WARN, f"not checked: {answer}"
+
+
+def check_database_role(ctx: Context) -> tuple[str, str]:
+    """The environment's role is no superuser and can open no other environment's database."""
+    if ctx.probe is None:
+        return FAIL, f"not checked: {ctx.probe_error}"
+    role = ctx.probe.get("database_role") or {}
+    assert isinstance(role, dict)
+    if role.get("superuser"):
+        return (
+            FAIL,
+            "the env file's database role is a superuser: give the environment its own role",
+        )
+    reachable = set(role.get("other_databases") or [])
+    theirs = sorted(
+        f"{env}'s {db}" for env, db in other_environments_databases(ctx).items() if db in reachable
+    )
+    if theirs:
+        detail = f"the role can connect to {', '.join(theirs)}: python3 -m ops isolation --apply"
+        return FAIL, detail
+    return PASS, "no other environment's database, no superuser"
 
 
 def check_workers(ctx: Context) -> tuple[str, str]:
@@ -231,12 +247,12 @@ def check_backup_space(ctx: Context) -> tuple[str, str]:
 
 
 def check_release(ctx: Context) -> tuple[str, str]:
-    current = releases.current(ctx.settings.state_dir, ctx.environment.name)
+    current = ctx.target.current_release()
     if current is None:
         return FAIL, "nothing deployed yet"
     label = f"{current.get('ref')} ({str(current['sha'])[:12]})"
     health = ctx.runner.run(
-        commands.web_health(ctx.environment, ctx.settings),
+        commands.web_health(ctx.target),
         check=False,
         capture=True,
         mutating=False,
@@ -256,6 +272,8 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
     ("env file", check_env_file),
     ("database", check_database),
     ("redis", check_redis),
+    ("redis auth", check_redis_auth),
+    ("database role", check_database_role),
     ("worker and beat", check_workers),
     ("nginx config", check_nginx),
     ("certificate", check_certificate),
@@ -264,9 +282,8 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
 ]
 
 
-def examine(name: str, settings: ServerSettings, runner: Runner) -> list[Check]:
-    environment = deploy.server_environment(name)
-    ctx = Context(environment, settings, runner)
+def examine(target: Target, runner: Runner) -> list[Check]:
+    ctx = Context(target, runner)
     run_probe(ctx)
     found = []
     for label, check in CHECKS:

@@ -1,11 +1,38 @@
-"""The environment matrix, read from environments.toml (the single source of truth)."""
+"""The environment matrix, read from environments.toml (the single source of truth).
+
+What each key feeds:
+
+| key | feeds |
+|---|---|
+| host | compose files (ALETHEIA_HOST: ALLOWED_HOSTS, CSRF origins), nginx server_name and certificate path |
+| compose_files | every compose command ops builds (ops/commands.py) |
+| env_file | where ops and the overlay read the environment's secrets |
+| settings | compose files (DJANGO_SETTINGS_MODULE); DEBUG follows from it (development: on) |
+| web_server | compose files (ALETHEIA_WEB_SERVER, read by docker/start) |
+| source | compose files: `mounted` binds the working tree on /app, `baked` runs the image's code |
+| database | the local compose database; doctor warns when a server's DATABASE_URL names another |
+| redis_dbs | compose files (REDIS_CACHE_DB, REDIS_BROKER_DB) |
+| email | compose files (ALETHEIA_EMAIL) and the env-file check (BREVO_API_KEY / EMAIL_URL) |
+| sentry | compose files (ALETHEIA_SENTRY: production settings start Sentry when on and SENTRY_DSN is set) |
+| proxy_auth, rate_limited | nginx configs |
+| web_memory | compose files (the web container's mem_limit) |
+| refs, default_ref | which refs a deploy accepts (ops/refs.py) |
+| doctolib_rate | compose files (DOCTOLIB_RATE_PER_SECOND): the environment's share of `doctolib_budget_per_second`, the server's one Doctolib budget |
+| backup_before_deploy | the deploy's backup step |
+
+Every key also feeds the generated environments table of docs/deployment.md.
+"""
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MATRIX_FILE = REPO_ROOT / "environments.toml"
+
+
+class MatrixError(ValueError):
+    """environments.toml says something no environment can be."""
 
 
 @dataclass(frozen=True)
@@ -15,7 +42,6 @@ class Environment:
     compose_files: tuple[str, ...]
     env_file: str
     settings: str
-    debug: bool
     web_server: str
     source: str
     database: str
@@ -27,11 +53,16 @@ class Environment:
     web_memory: str
     refs: str
     backup_before_deploy: bool
+    doctolib_rate: float
     default_ref: str = ""
 
     @property
     def settings_module(self) -> str:
         return f"config.settings.{self.settings}"
+
+    @property
+    def debug(self) -> bool:
+        return self.settings == "development"
 
     @property
     def redis_cache_db(self) -> int:
@@ -46,11 +77,47 @@ class Environment:
         return self.name != "local"
 
 
+ALLOWED = {
+    "settings": {"development", "production"},
+    "web_server": {"runserver", "gunicorn"},
+    "source": {"mounted", "baked"},
+    "email": {"console", "brevo", "smtp"},
+    "proxy_auth": {"none", "basic"},
+    "refs": {"working-tree", "branch", "tag"},
+}
+
+
+def problems(environment: Environment) -> list[str]:
+    """What no environment can be: each value where only some are possible."""
+    found = [
+        f"{key} = {getattr(environment, key)!r} is not one of {sorted(values)}"
+        for key, values in ALLOWED.items()
+        if getattr(environment, key) not in values
+    ]
+    if environment.settings == "development" and (
+        environment.email != "console" or environment.sentry
+    ):
+        found.append("development settings send email to the console only and never start Sentry")
+    if environment.is_server and environment.source != "baked":
+        found.append('a server runs the image\'s code: source = "baked"')
+    if environment.is_server and not environment.env_file:
+        found.append("a server environment needs an env_file")
+    if environment.refs == "branch" and not environment.default_ref:
+        found.append('refs = "branch" needs a default_ref')
+    return found
+
+
 def load(path: Path = MATRIX_FILE) -> dict[str, Environment]:
     with path.open("rb") as handle:
         raw = tomllib.load(handle)
-    return {
-        name: Environment(
+    budget = float(raw.pop("doctolib_budget_per_second"))
+    known = {f.name for f in fields(Environment)} - {"name"}
+    matrix = {}
+    for name, row in raw.items():
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise MatrixError(f"{path.name} [{name}]: unknown key(s) {', '.join(unknown)}")
+        environment = Environment(
             name=name,
             **{
                 **row,
@@ -58,8 +125,17 @@ def load(path: Path = MATRIX_FILE) -> dict[str, Environment]:
                 "redis_dbs": tuple(row["redis_dbs"]),
             },
         )
-        for name, row in raw.items()
-    }
+        wrong = problems(environment)
+        if wrong:
+            raise MatrixError(f"{path.name} [{name}]: {'; '.join(wrong)}")
+        matrix[name] = environment
+    spent = sum(e.doctolib_rate for e in matrix.values() if e.is_server)
+    if spent > budget:
+        raise MatrixError(
+            f"{path.name}: the server environments' doctolib_rate add up to {spent:g} requests/s, "
+            f"over doctolib_budget_per_second = {budget:g}"
+        )
+    return matrix
 
 
 def server_environments(path: Path = MATRIX_FILE) -> dict[str, Environment]:

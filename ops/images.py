@@ -1,13 +1,35 @@
-"""Image retention: each environment keeps the images of its last N successful releases.
+"""Release images: built once per commit (`ensure_built`), and pruned: each environment keeps
+the images of its last N successful releases.
 
 Images are shared by sha across environments (prod runs the tag staging validated), so what is
 kept is the union of every environment's keep list: pruning for one never removes an image
 another still counts on. Only images ops built (commands.OPS_LABEL) are candidates.
 """
 
+import tempfile
+from pathlib import Path
+
 from ops import commands, environments, releases
-from ops.runner import Runner
+from ops.runner import Runner, StepFailed
 from ops.settings import ServerSettings
+
+
+def ensure_built(server: ServerSettings, runner: Runner, sha: str) -> None:
+    """aletheia:<sha>, built from the commit itself (git archive), never from the checkout's
+    working tree; reused when it exists."""
+    exists = runner.run(
+        commands.image_exists(server, sha), check=False, capture=True, mutating=False
+    )
+    if exists.returncode == 0:
+        runner.say(f"    {commands.image_name(sha)} exists: reused, no rebuild")
+        return
+    with tempfile.TemporaryDirectory(prefix=f"aletheia-build-{sha[:12]}-") as workdir:
+        tarball, context = Path(workdir, "source.tar"), Path(workdir, "source")
+        context.mkdir()
+        runner.run(commands.git_archive(server, sha, tarball))
+        runner.run(commands.untar(tarball, context))
+        runner.env["DOCKER_BUILDKIT"] = "1"
+        runner.run(commands.image_build(server, sha, context))
 
 
 def kept_shas(logs: dict[str, list[dict[str, object]]], keep: int) -> set[str]:
@@ -72,3 +94,11 @@ def prune(
         f"(last {settings.images_keep} releases of each environment)"
     )
     return removed
+
+
+def prune_after_deploy(server: ServerSettings, runner: Runner, name: str, sha: str) -> None:
+    """The release is live: a failed cleanup is only a warning."""
+    try:
+        prune(server, runner, besides=name, also_keep=sha)
+    except StepFailed as exc:
+        runner.say(f"    warning: {exc}")

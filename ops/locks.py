@@ -4,12 +4,15 @@ mkdir is atomic. A lock whose process is gone (a killed deploy) is detected and 
 never silently taken over: `python3 -m ops unlock ENV` removes it after a human has looked.
 """
 
+import fcntl
 import getpass
 import json
 import os
 import shutil
 import socket
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -66,3 +69,27 @@ def acquire(directory: Path, environment: str, ref: str) -> Path:
 
 def release(lock: Path) -> None:
     shutil.rmtree(lock, ignore_errors=True)
+
+
+@contextmanager
+def server_wide(
+    directory: Path, what: str, say: Callable[[str], None] | None = None, dry_run: bool = False
+) -> Iterator[None]:
+    """One at a time on this server, whatever the environment: the git checkout all deploys
+    fetch into, and nginx's config directory. Waits (saying so) while another holds it; the
+    kernel frees it when its process dies, so it never goes stale."""
+    if dry_run:  # a dry run changes nothing, not even the state directory
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "server.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if say:
+                say(f"    waiting: another deploy is using the {what}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,136 +1,101 @@
 """Restoring a backup into one environment (docs/deployment.md, "Restores").
 
-validate -> verify checksum and origin -> lock -> safety backup -> stop the app -> restore (one
-transaction, anonymised when production data leaves production) -> migrate -> start -> health.
-Every refusal comes before the lock: a refused restore has touched nothing.
+confirm (prod) -> lock -> verify checksum and origin -> safety backup -> stop the app -> restore
+(one transaction, anonymised when production data leaves production) -> migrate -> start ->
+health. A refusal has touched nothing; once the app is stopped, a failure or an interruption
+starts it again (ops/attempt.py).
 """
 
-import getpass
-import time
 from pathlib import Path
 
-from ops import backups, commands, locks, releases
-from ops.deploy import DeployResult, check_env_file, compose_env, server_environment, wait_healthy
-from ops.environments import Environment
-from ops.runner import Refusal, Runner, StepFailed
-from ops.settings import ServerSettings
-
-APP_SERVICES = ("web", "celery", "celery_beat")
+from ops import app, backups, environments
+from ops.attempt import Attempt, Outcome, attempt
+from ops.runner import Runner
+from ops.target import Target, resolve
 
 
 def restore(
-    name: str,
-    file: str,
-    settings: ServerSettings,
+    target: Target,
     runner: Runner,
+    file: str,
     confirm: str | None = None,
     from_env: str | None = None,
-) -> DeployResult:
-    environment = server_environment(name)
-    backups.check_confirmation(name, confirm)
-    values = check_env_file(environment, settings)
-    database = backups.Database.from_url(values.get("DATABASE_URL", ""))
-    started = time.monotonic()
-    entry: dict[str, object] = {
-        "file": file,
-        "from_env_flag": from_env or "",
-        "confirmed": confirm or "",
-        "who": getpass.getuser(),
-    }
-    lock = None
-    try:
-        dump = backups.find(settings, name, file)
+) -> Outcome:
+    backups.check_confirmation(target.name, confirm)
+    database = backups.Database.from_url(target.env_file.get("DATABASE_URL"))
+    with attempt(target, runner, label=f"restore {Path(file).name}", log="restores") as this:
+        this.note(file=file, from_env_flag=from_env or "", confirmed=confirm or "")
+        dump = backups.find(target.server, target.name, file)
         with runner.step("verify backup"):
             manifest = backups.verify(dump, runner)
-            source = str(manifest.get("environment", ""))
-            backups.check_origin(name, source, from_env)
-            anonymise = backups.needs_anonymising(source, name)
-            entry.update(file=dump.name, source=source, anonymised=anonymise)
+            dumped = backups.dumped_database(dump, target.server, runner)
+            source = (
+                backups.origin(dump, manifest, databases(target), dumped)
+                if not runner.dry_run
+                else str(manifest.get("environment", ""))
+            )
+            backups.check_origin(target.name, source, from_env)
+            anonymise = backups.needs_anonymising(source, target.name)
+            this.note(file=dump.name, source=source, anonymised=anonymise)
             runner.say(
                 f"    {dump.name}: sha256 ok, made from {source} ({manifest.get('database')}) "
                 f"on {manifest.get('created')}{', will be anonymised' if anonymise else ''}"
             )
-        if not runner.dry_run:
-            lock = locks.acquire(settings.state_dir, name, f"restore {dump.name}")
         with runner.step("safety backup"):
+            # retention must not delete the file about to be restored
             safety = backups.backup(
-                environment,
-                settings,
-                runner,
-                values,
-                reason=f"before restoring {dump.name}",
-                spare=dump,  # retention must not delete the file about to be restored
+                target, runner, reason=f"before restoring {dump.name}", spare=dump
             )
-            entry["safety_backup"] = safety.name
-        replace_data(environment, settings, runner, database, dump, anonymise)
-        result = DeployResult(True, message=f"{dump.name} restored into {name}")
-    except (StepFailed, Refusal, locks.LockHeld) as exc:
-        note = (
-            f" (the data as it was is also in {entry['safety_backup']})"
-            if "safety_backup" in entry
-            else ""
-        )
-        refused = isinstance(exc, (Refusal, locks.LockHeld))
-        result = DeployResult(False, message=f"{exc}{note}", refused=refused)
-    finally:
-        if lock is not None:
-            locks.release(lock)
-    if not runner.dry_run:
-        backups.record(
-            settings,
-            name,
-            {
-                **entry,
-                "seconds": round(time.monotonic() - started, 1),
-                "result": "succeeded" if result.ok else "refused" if result.refused else "failed",
-                **({} if result.ok else {"error": result.message}),
-            },
-        )
-    return result
+            this.note(safety_backup=safety.name)
+        replace_data(target, runner, this, database, dump, anonymise)
+        this.succeed(f"{dump.name} restored into {target.name}")
+    assert this.outcome is not None
+    if not this.outcome.ok and "safety_backup" in this.notes:
+        note = f" (the data as it was is also in {this.notes['safety_backup']})"
+        return Outcome(False, message=this.outcome.message + note, refused=this.outcome.refused)
+    return this.outcome
+
+
+def databases(target: Target) -> dict[str, str]:
+    """Each server environment's database name, from its env file (else the matrix)."""
+    found = {}
+    for name in environments.server_environments():
+        other = resolve(name, target.server)
+        url = other.env_file.get("DATABASE_URL")
+        found[name] = backups.Database.from_url(url).name if url else other.environment.database
+    return found
 
 
 def replace_data(
-    environment: Environment,
-    settings: ServerSettings,
+    target: Target,
     runner: Runner,
+    this: Attempt,
     database: backups.Database,
     dump: Path,
     anonymise: bool,
 ) -> None:
-    """Stop the app, replace the data in one transaction, migrate, start the app again
-    (whatever happened) and wait until it is healthy. The first failure is the one raised."""
-    current = releases.current(settings.state_dir, environment.name)
+    """Stop the app, replace the data in one transaction, migrate with the running release,
+    start the app again and wait until it is healthy."""
+    current = target.current_release()
     if current:
-        image = commands.image_name(str(current["sha"]))
-        runner.env.update(compose_env(environment, settings, image))
+        sha = str(current["sha"])
+        app.use_image(target, runner, sha)
+        this.recover_with("starting the app again", lambda: app.start_healthy(target, runner, sha))
         with runner.step("stop the app"):
-            runner.run(commands.compose(environment, settings, "stop", *APP_SERVICES))
-    failure: StepFailed | None = None
-    try:
-        with runner.step("restore"):
-            runner.env["PGPASSWORD"] = database.password
-            size, _ = runner.stream(
-                backups.pg_restore_to_sql(settings),
-                source=dump,
-                consumer=backups.psql(settings, database),
-                preamble=backups.RESTORE_PREAMBLE,
-                trailer=backups.restore_sql_trailer(anonymise),
-            )
-            runner.say(f"    {backups.human(size)} of SQL applied in one transaction")
-        if current:
-            with runner.step("migrate"):
-                runner.run(
-                    commands.manage(environment, settings, "migrate", "--noinput"), capture=True
-                )
-    except StepFailed as exc:
-        failure = exc
+            app.stop(target, runner)
+    with runner.step("restore"):
+        runner.env["PGPASSWORD"] = database.password
+        size, _ = runner.stream(
+            backups.pg_restore_to_sql(target.server),
+            source=dump,
+            consumer=backups.psql(target.server, database),
+            preamble=backups.RESTORE_PREAMBLE,
+            trailer=backups.restore_sql_trailer(anonymise),
+        )
+        runner.say(f"    {backups.human(size)} of SQL applied in one transaction")
     if current:
-        try:
-            with runner.step("start the app"):
-                runner.run(commands.up(environment, settings), capture=True)
-                if not runner.dry_run:
-                    wait_healthy(environment, settings, runner)
-        except StepFailed as exc:
-            failure = failure or exc
-    if failure:
-        raise failure
+        with runner.step("migrate"):
+            app.run_manage(target, runner, "migrate", "--noinput")
+        with runner.step("start the app"):
+            app.start_healthy(target, runner, str(current["sha"]))
+        this.recover_with("", None)

@@ -29,7 +29,7 @@ class Runner:
     env: dict[str, str] = field(default_factory=dict)
     out: TextIO = field(default_factory=lambda: sys.stdout)
     steps: list[tuple[str, float, bool]] = field(default_factory=list)
-    _step: str = ""
+    current_step: str = ""  # the step running (or the one that failed); "" between steps
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -38,7 +38,7 @@ class Runner:
     def step(self, name: str) -> Iterator[None]:
         number = len(self.steps) + 1
         self.say(f"==> [{number}] {name}")
-        self._step, started = name, time.monotonic()
+        self.current_step, started = name, time.monotonic()
         try:
             yield
         except (StepFailed, Refusal):
@@ -49,6 +49,7 @@ class Runner:
             raise StepFailed(f"step '{name}' failed: {exc}") from exc
         elapsed = time.monotonic() - started
         self.steps.append((name, elapsed, True))
+        self.current_step = ""
         self.say(f"    {name}: ok ({elapsed:.1f}s)")
 
     def run(
@@ -59,6 +60,7 @@ class Runner:
         capture: bool = False,
         mutating: bool = True,
         timeout: float | None = None,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run `command`. With --dry-run, commands that change something are only printed;
         read-only ones (mutating=False) still run so the plan is accurate."""
@@ -70,6 +72,7 @@ class Runner:
             env={**os.environ, **self.env},
             text=True,
             timeout=timeout,
+            input=stdin,  # never echoed: it may hold secrets
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
         )
@@ -78,7 +81,7 @@ class Runner:
                 (result.stderr or result.stdout or "").strip().splitlines()[-5:] if capture else []
             )
             raise StepFailed(
-                f"step '{self._step}' failed: `{shlex.join(command)}` exited {result.returncode}"
+                f"step '{self.current_step}' failed: `{shlex.join(command)}` exited {result.returncode}"
                 + (": " + " | ".join(detail) if detail else "")
             )
         return result
@@ -107,7 +110,10 @@ class Runner:
         env = {**os.environ, **self.env}
         with (
             source.open("rb") if source else open(os.devnull, "rb") as stdin,
-            sink.open("xb") if sink else open(os.devnull, "wb") as file_out,
+            # created 0600: a dump is the environment's data, readable by root only
+            os.fdopen(os.open(sink, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+            if sink
+            else open(os.devnull, "wb") as file_out,
         ):
             first = subprocess.Popen(producer, stdin=stdin, stdout=subprocess.PIPE, env=env)
             second = (
@@ -141,7 +147,7 @@ class Runner:
         for command, code in codes:
             if code != 0:
                 raise StepFailed(
-                    f"step '{self._step}' failed: `{shlex.join(command)}` exited {code}"
+                    f"step '{self.current_step}' failed: `{shlex.join(command)}` exited {code}"
                 )
         return pumped, digest.hexdigest()
 

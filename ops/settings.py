@@ -10,6 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.envfile import DEFAULT_PORT
+
 
 def _default_compose(docker: str) -> list[str]:
     if shutil.which("docker-compose") and not _has_compose_plugin(docker):
@@ -45,6 +47,8 @@ class ServerSettings:
     backup_keep: int  # newest backups kept per environment
     backup_max_age_days: int  # older ones are deleted (the newest one never is)
     images_keep: int  # images kept per environment (its last N successful releases)
+    pg_admin: tuple[str, ...]  # psql as a superuser (first-time setup: roles and databases)
+    redis_admin: tuple[str, ...]  # redis-cli as the ACL admin (REDISCLI_AUTH holds its password)
 
     @property
     def env_dir(self) -> Path:
@@ -63,6 +67,20 @@ class ServerSettings:
         return self.root / "nginx" / "certs"
 
     @property
+    def redis_acl_file(self) -> Path:
+        """The shared Redis's `aclfile`: one user per environment, passwords as SHA-256."""
+        return self.root / "redis" / "users.acl"
+
+    @property
+    def redis_admin_password_file(self) -> Path:
+        return self.root / "aletheia" / "redis-admin.password"
+
+    @property
+    def releases_dir(self) -> Path:
+        """One folder per release: the compose files of its commit."""
+        return self.root / "aletheia" / "releases"
+
+    @property
     def state_dir(self) -> Path:
         return self.root / "aletheia" / "state"
 
@@ -72,11 +90,23 @@ class ServerSettings:
         root = Path(env.get("ALETHEIA_SERVER_ROOT", "/opt/docker"))
         docker = env.get("ALETHEIA_DOCKER", "docker")
         network = env.get("ALETHEIA_NETWORK", "shared")
-        default_upstream = "127.0.0.1:{port}" if network == "host" else "aletheia-{env}-web:8000"
+        default_upstream = (
+            "127.0.0.1:{port}" if network == "host" else f"aletheia-{{env}}-web:{DEFAULT_PORT}"
+        )
         default_static = (
             "/var/lib/docker/volumes/aletheia-{env}-static/_data"
             if network == "host"
             else "/srv/aletheia-{env}-static"
+        )
+        default_pg_admin = (
+            "psql --host 127.0.0.1 --username postgres"
+            if network == "host"
+            else "docker exec -i shared_postgres psql --username postgres"
+        )
+        default_redis_admin = (
+            "redis-cli -h 127.0.0.1 --user aletheia-admin"
+            if network == "host"
+            else "docker exec -i -e REDISCLI_AUTH shared_redis redis-cli --user aletheia-admin"
         )
         return cls(
             root=root,
@@ -108,4 +138,6 @@ class ServerSettings:
             backup_keep=int(env.get("ALETHEIA_BACKUP_KEEP", "10")),
             backup_max_age_days=int(env.get("ALETHEIA_BACKUP_MAX_AGE_DAYS", "30")),
             images_keep=int(env.get("ALETHEIA_IMAGES_KEEP", "5")),
+            pg_admin=tuple(shlex.split(env.get("ALETHEIA_PG_ADMIN", default_pg_admin))),
+            redis_admin=tuple(shlex.split(env.get("ALETHEIA_REDIS_ADMIN", default_redis_admin))),
         )

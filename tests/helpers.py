@@ -79,13 +79,20 @@ def database_fingerprint(url: str) -> dict[str, tuple[int, str]]:
 SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
 
 
+# What every server env file holds besides the data services: the secret key, and the email
+# settings the matrix's `email` asks for (staging: Brevo, prod: SMTP; never used by the tests).
+ENV_FILE_DEFAULTS = {
+    "DJANGO_SECRET_KEY": SECRET,
+    "BREVO_API_KEY": "xkeysib-unused-by-tests",
+    "EMAIL_URL": "smtp://127.0.0.1:2525",
+}
+
+
 def write_env_file(path: Path, **values: str) -> None:
     """A server env file as the first-time setup makes it: KEY=value lines, mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "".join(
-            f"{key}={value}\n" for key, value in {"DJANGO_SECRET_KEY": SECRET, **values}.items()
-        )
+        "".join(f"{key}={value}\n" for key, value in {**ENV_FILE_DEFAULTS, **values}.items())
     )
     path.chmod(0o600)
 
@@ -93,13 +100,12 @@ def write_env_file(path: Path, **values: str) -> None:
 def tear_down_environment(name: str, env: dict[str, str]) -> None:
     """`compose down -v` of a server environment, composed by ops as its deploys compose it
     (server settings from `env`)."""
-    from ops import commands, deploy
+    from ops import app, target
     from ops.settings import ServerSettings
 
-    settings = ServerSettings.from_environment({**os.environ, **env})
-    environment = deploy.server_environment(name)
+    environment = target.resolve(name, ServerSettings.from_environment({**os.environ, **env}))
     run_command(
-        *commands.compose(environment, settings, "down", "-v", "--timeout", "10"),
-        env={**env, **deploy.compose_env(environment, settings, "unused")},
+        *app.compose_command(environment, "down", "-v", "--timeout", "10"),
+        env={**env, **environment.compose_env("unused")},
         check=False,
     )

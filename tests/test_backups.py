@@ -37,7 +37,6 @@ def server(tmp_path: Path) -> Iterator[dict]:
             envs / f".env.{name}",
             DATABASE_URL=f"{POSTGRES}/{database}",
             REDIS_URL="redis://127.0.0.1:6379",
-            ALETHEIA_EMAIL="console",
         )
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
         for database in databases.values():
@@ -321,3 +320,42 @@ def test_dry_runs_print_the_plan_and_change_nothing(server: dict) -> None:
     assert not (server["root"] / "backups" / "prod").exists()
     assert fingerprint(server["databases"]["staging"]) == before
     assert not (server["root"] / "aletheia" / "state" / "restores-staging.jsonl").exists()
+
+
+def test_the_origin_comes_from_the_dump_not_from_its_editable_manifest(server: dict) -> None:
+    dump = backup(server, "prod")
+    manifest_path = dump.with_name(dump.name + ".json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["environment"] = "staging"  # to have prod's data restored without anonymisation
+    manifest_path.write_text(json.dumps(manifest))
+    refused = ops(server, "db-restore", "staging", dump.name)
+    assert refused.returncode == 2
+    assert "holds prod's database" in refused.stderr
+    manifest["database"] = server["databases"]["staging"]  # and the database too
+    manifest_path.write_text(json.dumps(manifest))
+    refused = ops(server, "db-restore", "staging", dump.name)
+    assert refused.returncode == 2
+    assert "but its manifest says" in refused.stderr
+    assert fingerprint(server["databases"]["staging"])["auth_user"][0] == 2  # untouched
+
+
+def test_backup_files_are_never_readable_by_others(server: dict) -> None:
+    import time
+
+    from ops.runner import Runner
+
+    folder = server["root"] / "backups" / "prod"
+    folder.mkdir(parents=True)
+    folder.chmod(0o755)
+    stale = folder / "aletheia-prod-20200101T000000.000Z.dump.partial"
+    stale.write_text("cut short")
+    old = time.time() - 7 * 3600
+    os.utime(stale, (old, old))
+    dump = backup(server, "prod")
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert not stale.exists()
+    for path in (dump, dump.with_name(dump.name + ".sha256"), dump.with_name(dump.name + ".json")):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    sink = server["root"] / "streamed.partial"
+    Runner(out=open(os.devnull, "w")).stream(["echo", "data"], sink=sink)  # noqa: SIM115
+    assert sink.stat().st_mode & 0o777 == 0o600  # from its creation, not chmodded after

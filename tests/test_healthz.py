@@ -98,3 +98,69 @@ def test_embedded_defaults_are_healthy_with_no_services() -> None:
     assert got["body"]["checks"]["database"]["ok"] is True
     assert got["body"]["checks"]["cache"]["detail"] == "LocMemCache"
     assert got["body"]["checks"]["broker"]["detail"] == "embedded (tasks run eagerly)"
+
+
+@pytest.mark.django_db
+def test_probe_reports_what_the_release_uses_for_the_doctor() -> None:
+    """`manage.py probe --json`: what `make doctor` runs inside the web container."""
+    import io
+    import json
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from aletheia.core.tasks import heartbeat
+
+    heartbeat()
+    out = io.StringIO()
+    call_command("probe", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["release"] == health.current_release()
+    assert report["database"] == [settings.DATABASES["default"]["NAME"], "ok"]
+    assert report["cache"] == [settings.TEST_REDIS_DB, "ok"]
+    assert report["broker"] == [settings.TEST_REDIS_DB, "ok"]
+    every, age = report["heartbeat"]
+    assert every == settings.PERIODIC_TASKS["core-heartbeat"]["every"].total_seconds()  # type: ignore[attr-defined]
+    assert 0 <= age < 30
+
+
+@pytest.mark.django_db
+def test_probe_names_a_dependency_that_is_down() -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        out = io.StringIO()
+        call_command("probe", "--json", stdout=out)
+    db, status = json.loads(out.getvalue())["broker"]
+    assert db == 0
+    assert status.startswith("ConnectionError")
+
+
+@pytest.mark.django_db
+def test_through_the_proxy_healthz_says_only_the_status(client: Client, settings) -> None:
+    settings.ALETHEIA_HEALTH_TOKEN = "monitoring-token-0123456789"
+    public = client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert public.status_code == 200
+    assert public.json() == {"status": "ok"}  # no release, hosts or errors for the world
+    remote = client.get("/healthz", REMOTE_ADDR="203.0.113.9")
+    assert remote.json() == {"status": "ok"}
+    wrong = client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_X_HEALTH_TOKEN="guess")
+    assert wrong.json() == {"status": "ok"}
+    monitored = client.get(
+        "/healthz",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        HTTP_X_HEALTH_TOKEN="monitoring-token-0123456789",
+    )
+    assert monitored.json()["release"] == health.current_release()
+    assert set(monitored.json()["checks"]) == {"database", "cache", "broker", "migrations"}
+
+
+@pytest.mark.django_db
+def test_a_failing_check_is_not_named_to_the_world(client: Client) -> None:
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        response = client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response.status_code == 503
+    assert response.json() == {"status": "fail"}

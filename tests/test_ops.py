@@ -1,30 +1,29 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ops import compose, environments, nginx
+from ops import compose, environments, generate, nginx
 from ops.__main__ import main
 from ops.settings import ServerSettings
 from tests.helpers import self_signed_certificate, write_env_file
 
 
-def test_compose_overlays_match_the_matrix() -> None:
-    for environment in environments.server_environments().values():
-        assert compose.overlay_path(environment).read_text() == compose.render_overlay(
-            environment
-        ), (
-            f"{compose.overlay_path(environment).name} drifted from environments.toml: "
-            "run python3 -m ops compose-overlays"
+def test_generated_files_match_the_matrix() -> None:
+    """The compose files and the docs' environments table are what `ops generate` writes."""
+    for path, text in generate.generated_files().items():
+        assert path.read_text() == text, (
+            f"{path.name} drifted from environments.toml: run python3 -m ops generate"
         )
-    assert main(["compose-overlays", "--check"]) == 0
+    assert main(["generate", "--check"]) == 0
 
 
 def test_overlays_carry_each_fact_of_their_row() -> None:
     for environment in environments.server_environments().values():
-        text = compose.render_overlay(environment)
+        text = compose.render(environment)
         assert f"ALETHEIA_HOST: {environment.host}" in text
         assert f'REDIS_CACHE_DB: "{environment.redis_cache_db}"' in text
         assert f'REDIS_BROKER_DB: "{environment.redis_broker_db}"' in text
@@ -39,7 +38,6 @@ def server_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             tmp_path / "aletheia" / "envs" / f".env.{name}",
             DATABASE_URL="postgres://x@db/x",
             REDIS_URL="redis://r:6379",
-            ALETHEIA_EMAIL="console",
         )
     monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
     monkeypatch.setenv("ALETHEIA_CHECKOUT", str(Path(__file__).resolve().parent.parent))
@@ -79,7 +77,7 @@ def test_env_file_problems_are_refused_by_name(server_root: Path) -> None:
     assert "readable by others (mode 644): chmod 600" in run_ops("deploy", "staging").stderr
     env_file.chmod(0o600)
     env_file.write_text("DJANGO_SECRET_KEY=x\n")
-    assert "lacks: DATABASE_URL, REDIS_URL, ALETHEIA_EMAIL" in run_ops("deploy", "staging").stderr
+    assert "lacks: DATABASE_URL, REDIS_URL, BREVO_API_KEY" in run_ops("deploy", "staging").stderr
     env_file.unlink()
     assert f"env file {env_file} is missing" in run_ops("deploy", "staging").stderr
 
@@ -124,34 +122,64 @@ def test_rendered_configs_pass_nginx_t(tmp_path: Path, name: str) -> None:
         assert result.returncode == 0, result.stderr
 
 
-def test_the_docs_environment_table_agrees_with_the_matrix() -> None:
-    text = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
-    rows = {
-        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-        for line in text.splitlines()
-        if line.startswith("| ") and line.count("|") == 6
-    }
+def test_every_matrix_key_shows_in_the_docs_table() -> None:
+    """Change any key of any row and the generated environments table changes with it."""
+    import dataclasses
+
     matrix = environments.load()
-    order = ["local", "dev", "staging", "prod"]
-    assert list(rows["URL"]) == [matrix[n].host for n in order]
-    assert rows["Django settings"] == [matrix[n].settings for n in order]
-    assert rows["DEBUG"] == [str(matrix[n].debug) for n in order]
-    assert rows["Web memory"] == [matrix[n].web_memory or "unlimited" for n in order]
-    for name, cell in zip(order, rows["Redis (cache, broker)"], strict=True):
-        assert all(str(db) in cell for db in matrix[name].redis_dbs)
-    for name, cell in zip(order[1:], rows["Database"][1:], strict=True):
-        assert cell.endswith(matrix[name].database)
-    for name, cell in zip(order[1:], rows["Backup before deploy"][1:], strict=True):
-        assert cell.startswith("yes" if matrix[name].backup_before_deploy else "no")
+    table = generate.environments_table(matrix)
+    other_value = {
+        float: lambda v: v / 2,
+        bool: lambda v: not v,
+        str: lambda v: v + "-x",
+        tuple: lambda v: tuple(x * 2 + 1 if isinstance(x, int) else x + "-x" for x in v),
+    }
+    for name, environment in matrix.items():
+        for field in dataclasses.fields(environment):
+            if field.name == "name" or (
+                field.name == "default_ref" and not environment.default_ref
+            ):
+                continue
+            value = getattr(environment, field.name)
+            other: object
+            if field.name in environments.ALLOWED:  # another of its possible values
+                other = min(environments.ALLOWED[field.name] - {value})
+            else:
+                other = other_value[type(value)](value)
+            changed = dataclasses.replace(environment, **{field.name: other})  # type: ignore[arg-type]
+            assert generate.environments_table({**matrix, name: changed}) != table, (
+                name,
+                field.name,
+            )
+
+
+def test_the_matrix_refuses_what_no_environment_can_be(tmp_path: Path) -> None:
+    text = environments.MATRIX_FILE.read_text()
+    for wrong, message in [
+        (text.replace('email = "smtp"', 'email = "pigeon"'), "email = 'pigeon' is not one of"),
+        (
+            text.replace("doctolib_rate = 1.4", "doctolib_rate = 1.5"),
+            "doctolib_rate add up to 2.1 requests/s, over doctolib_budget_per_second = 2",
+        ),
+        (
+            text.replace('proxy_auth = "none"\nrate', 'proxy_auth = "none"\ncolour = 1\nrate', 1),
+            "unknown key(s) colour",
+        ),
+    ]:
+        (tmp_path / "environments.toml").write_text(wrong)
+        with pytest.raises(environments.MatrixError, match=re.escape(message)):
+            environments.load(tmp_path / "environments.toml")
 
 
 def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: Path) -> None:
-    from ops import deploy, releases
+    from ops import deploy, releases, target
+    from ops.runner import Refusal
 
     settings = ServerSettings.from_environment({"ALETHEIA_SERVER_ROOT": str(tmp_path)})
+    prod = target.resolve("prod", settings)
     state = settings.state_dir
-    with pytest.raises(deploy.Refused, match="no release to roll back to"):
-        deploy.rollback_target("prod", settings, None)
+    with pytest.raises(Refusal, match="no release to roll back to"):
+        deploy.rollback_target(prod, None)
     for ref, sha, result in [
         ("v1.0", "aaa111", "succeeded"),
         ("v1.1", "bbb222", "failed"),
@@ -159,15 +187,13 @@ def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: P
         ("v1.2", "ccc333", "succeeded"),
     ]:
         releases.record(state, "prod", {"ref": ref, "sha": sha, "result": result})
-    assert deploy.rollback_target("prod", settings, None)["sha"] == "aaa111"
-    assert deploy.rollback_target("prod", settings, "ccc")["ref"] == "v1.2"
-    with pytest.raises(deploy.Refused, match="'bbb' is not a release of prod"):
-        deploy.rollback_target("prod", settings, "bbb")  # it failed: never a target
+    assert deploy.rollback_target(prod, None)["sha"] == "aaa111"
+    assert deploy.rollback_target(prod, "ccc")["ref"] == "v1.2"
+    with pytest.raises(Refusal, match="'bbb' is not a release of prod"):
+        deploy.rollback_target(prod, "bbb")  # it failed: never a target
 
 
 def test_every_server_setting_is_documented() -> None:
-    import re
-
     root = Path(__file__).resolve().parent.parent
     read = set()
     for module in ("settings.py", "nginx.py"):
@@ -185,21 +211,24 @@ def test_every_server_setting_is_documented() -> None:
 def test_every_ops_command_has_a_handler() -> None:
     import argparse
 
-    from ops.__main__ import COMMANDS, IN_ENVIRONMENT, parser
+    from ops.__main__ import ENVIRONMENT_COMMANDS, parser
 
     (sub,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(sub.choices) == {*COMMANDS, *IN_ENVIRONMENT, "compose-overlays"}
+    assert set(sub.choices) == {
+        *ENVIRONMENT_COMMANDS,
+        "doctor",
+        "prune-images",
+        "isolation",
+        "generate",
+        "compose-overlays",
+    }
 
 
 def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
-    from ops import doctor, environments
+    from ops import doctor, target
     from ops.runner import Runner
 
-    ctx = doctor.Context(
-        environments.server_environments()["prod"],
-        ServerSettings.from_environment({}),
-        Runner(),
-    )
+    ctx = doctor.Context(target.resolve("prod", ServerSettings.from_environment({})), Runner())
     cases: list[tuple[list[object], str]] = [
         ([60.0, 20.0], "PASS"),
         ([60.0, 209.0], "PASS"),
@@ -214,3 +243,49 @@ def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
         "FAIL",
         "not checked: web container not answering: no output",
     )
+
+
+def test_a_half_written_release_line_is_skipped_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops import releases
+
+    releases.record(tmp_path, "prod", {"ref": "v1.0", "sha": "aaa", "result": "succeeded"})
+    with (tmp_path / "releases-prod.jsonl").open("a") as log:
+        log.write('{"ref": "v1.1", "sha": "bb')  # a disk that filled up mid-line
+    releases.record(tmp_path, "prod", {"ref": "v1.2", "sha": "ccc", "result": "succeeded"})
+    assert [e["ref"] for e in releases.read(tmp_path, "prod")] == ["v1.0", "v1.2"]
+    assert "releases-prod.jsonl:2 is not a whole entry, skipped" in capsys.readouterr().err
+    assert releases.current(tmp_path, "prod") == releases.read(tmp_path, "prod")[-1]
+
+
+@pytest.mark.parametrize("ref", ["v1.0~1", "v1.0^{/msg}", "v1.0^", "HEAD", "main", "1.0", "v1"])
+def test_prod_deploys_a_release_tag_and_nothing_git_would_read_as_an_expression(
+    server_root: Path, ref: str
+) -> None:
+    result = run_ops("deploy", "prod", ref, "--dry-run")
+    assert result.returncode == 2
+    assert "deploys a release tag" in result.stderr or "existing tag only" in result.stderr
+
+
+def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from ops import locks
+
+    order: list[str] = []
+    said: list[str] = []
+
+    def second_deploy() -> None:
+        with locks.server_wide(tmp_path, "git checkout", said.append):
+            order.append("second")
+
+    with locks.server_wide(tmp_path, "git checkout"):
+        second = threading.Thread(target=second_deploy)
+        second.start()
+        time.sleep(0.3)
+        order.append("first done")
+    second.join(timeout=5)
+    assert order == ["first done", "second"]
+    assert said == ["    waiting: another deploy is using the git checkout"]

@@ -14,9 +14,12 @@ from django.utils import timezone
 
 from aletheia.catalog import selectors, services
 from aletheia.catalog.models import Centre, SyncRun
+from aletheia.core import locks
 from aletheia.doctolib.factory import client_from_settings
 
-LOCK_SECONDS = 15 * 60
+# Longer than a task may run (the hard time limit), so a lock never expires under a running
+# sync; released by its owner only (aletheia/core/locks.py).
+LOCK_SECONDS = settings.CELERY_TASK_TIME_LIMIT + 5 * 60
 
 
 def _take_slot(token: str) -> str | None:
@@ -35,7 +38,7 @@ def sync_profile(self: Task, run_id: int, profile_id: int, kind: str) -> dict[st
         return {"profile": profile_id, "skipped": "already being synced"}
     slot = _take_slot(token)
     if slot is None:
-        cache.delete(profile_lock)
+        locks.release(profile_lock, token)
         raise self.retry(countdown=2)
     try:
         profile = Centre.objects.get(pk=profile_id)
@@ -50,8 +53,8 @@ def sync_profile(self: Task, run_id: int, profile_id: int, kind: str) -> dict[st
         services.sync_result_record(run, outcome)
         return {"profile": profile_id, "ok": outcome.ok, "changes": outcome.changes}
     finally:
-        cache.delete(slot)
-        cache.delete(profile_lock)
+        locks.release(slot, token)
+        locks.release(profile_lock, token)
 
 
 @shared_task

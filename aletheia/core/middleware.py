@@ -27,3 +27,9 @@ class FrenchFirstLocaleMiddleware:
         response.headers.setdefault("Content-Language", language)
         patch_vary_headers(response, ["Cookie"])
         return response
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: nginx's X-Real-IP (nginx sets it from the connection; a client
+    cannot choose it), else the connection's peer. Used for login throttling."""
+    return request.headers.get("X-Real-Ip") or request.META.get("REMOTE_ADDR", "")

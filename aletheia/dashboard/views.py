@@ -111,13 +111,13 @@ def runs(request: HttpRequest) -> HttpResponse:
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
     key = f"aletheia:export:{selectors.data_version()}:{get_language()}"
-    body = cache.get(key)
+    body = cache.get(key)  # text: the cache stores JSON
     if body is None:
         buffer = io.StringIO()
         export.write(buffer)
-        body = buffer.getvalue().encode("utf-8")
+        body = buffer.getvalue()
         cache.set(key, body, 600)
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response = HttpResponse(body.encode("utf-8"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="aletheia-availability.csv"'
     return response
 

@@ -9,6 +9,8 @@ from config.env import BASE_DIR, env
 ALETHEIA_ENV = env.str("ALETHEIA_ENV", default="local")
 ALETHEIA_HOST = env.str("ALETHEIA_HOST", default="localhost:8000")
 ALETHEIA_RELEASE = env.str("ALETHEIA_RELEASE", default="")
+# who may read /healthz's details from outside the server (Authorization: Bearer …)
+ALETHEIA_HEALTH_TOKEN = env.str("ALETHEIA_HEALTH_TOKEN", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -18,6 +20,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "axes",
+    "csp",
     "aletheia.core",
     "aletheia.catalog",
     "aletheia.alerts",
@@ -33,7 +37,40 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): our own scripts, styles and images only; no inline
+# script or style, no framing, forms post to us. The pages keep their JavaScript in static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Login throttling (django-axes): 5 failures for one username from one address lock that pair
+# out for 15 minutes. The address is nginx's X-Real-IP (nginx sets it; clients cannot), else
+# the peer's. Password resets are rate limited by nginx (ops/nginx.py, zone "accounts").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "aletheia.core.middleware.client_address"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -84,16 +121,29 @@ REDIS_SOCKET_TIMEOUT = 2
 REDIS_URL = env.str("REDIS_URL", default="")
 
 
-def redis_cache(url: str, key_prefix: str = "") -> dict[str, object]:
+def redis_key_prefix(environment: str) -> str:
+    """Every Redis key and channel an environment uses starts with this and a colon: the
+    server's Redis lets each environment's user reach its own prefix only (docs/deployment.md,
+    "Security model")."""
+    return f"aletheia-{environment}"
+
+
+def redis_cache(url: str, key_prefix: str) -> dict[str, object]:
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": url,
-        "KEY_PREFIX": key_prefix,
+        "KEY_PREFIX": key_prefix,  # keys are "<prefix>:<version>:<key>"
         "OPTIONS": {
+            "serializer": "aletheia.core.cache.JSONSerializer",
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
             "socket_timeout": REDIS_SOCKET_TIMEOUT,
         },
     }
+
+
+def celery_key_prefix(key_prefix: str) -> dict[str, str]:
+    """Celery's broker and result keys and channels under the environment's prefix."""
+    return {"global_keyprefix": f"{key_prefix}:"}
 
 
 def postgres_options(database: dict[str, object]) -> dict[str, object]:

@@ -15,10 +15,12 @@ from .base import *  # noqa: F403
 from .base import (
     ALETHEIA_RELEASE,
     INSTALLED_APPS,
+    celery_key_prefix,
     env,
     logging_config,
     postgres_options,
     redis_cache,
+    redis_key_prefix,
 )
 
 ALETHEIA_ENV = env.str("ALETHEIA_ENV")
@@ -30,9 +32,14 @@ CSRF_TRUSTED_ORIGINS = [f"https://{ALETHEIA_HOST}"]
 
 DATABASES = {"default": postgres_options(env.db_url("DATABASE_URL"))}
 REDIS_URL = env.str("REDIS_URL")
-CACHES = {"default": redis_cache(redis_db_url(REDIS_URL, env.int("REDIS_CACHE_DB")))}
+REDIS_KEY_PREFIX = redis_key_prefix(ALETHEIA_ENV)
+CACHES = {
+    "default": redis_cache(redis_db_url(REDIS_URL, env.int("REDIS_CACHE_DB")), REDIS_KEY_PREFIX)
+}
 CELERY_BROKER_URL = redis_db_url(REDIS_URL, env.int("REDIS_BROKER_DB"))
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_key_prefix(REDIS_KEY_PREFIX)
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = celery_key_prefix(REDIS_KEY_PREFIX)
 CELERY_TASK_ALWAYS_EAGER = False
 
 # nginx terminates TLS and sets X-Forwarded-Proto; /healthz is probed over plain HTTP.
@@ -79,8 +86,9 @@ LOGGING = logging_config(
     env.str("DJANGO_LOG_FORMAT", default="json"), env.str("DJANGO_LOG_LEVEL", default="INFO")
 )
 
+# environments.toml's `sentry` (ALETHEIA_SENTRY, set by the compose overlay) turns it on or off.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
-if SENTRY_DSN:
+if SENTRY_DSN and env.bool("ALETHEIA_SENTRY", default=True):
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=ALETHEIA_ENV,

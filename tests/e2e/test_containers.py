@@ -169,7 +169,7 @@ def prod_stack(image: str, server_root: Path, tmp_path: Path, e2e_database: str)
     env_file = server_root / "aletheia" / "envs" / ".env.prod"
     env_file.write_text(
         f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{database}\nREDIS_URL=redis://127.0.0.1:6379\n"
-        f"ALETHEIA_EMAIL=console\nPORT={port}\nALETHEIA_HEARTBEAT_SECONDS=2\n"
+        f"EMAIL_URL=smtp://127.0.0.1:2525\nPORT={port}\nALETHEIA_HEARTBEAT_SECONDS=2\n"
     )
     env_file.chmod(0o600)
     project = f"aletheia-e2e-{uuid.uuid4().hex[:6]}"

@@ -108,7 +108,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             envs / f".env.{name}",
             DATABASE_URL=f"{POSTGRES}/{databases[name]}",
             REDIS_URL="redis://127.0.0.1:6379",
-            ALETHEIA_EMAIL="console",
             PORT=str(port),
             ALETHEIA_HEARTBEAT_SECONDS="2",
             GUNICORN_WORKERS="1",

@@ -79,7 +79,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         root / "aletheia" / "envs" / ".env.prod",
         DATABASE_URL=f"postgres://aletheia_prod:{password}@{names['postgres']}:5432/aletheia_prod",
         REDIS_URL=f"redis://{names['redis']}:6379",
-        ALETHEIA_EMAIL="console",
         GUNICORN_WORKERS="1",
         ALETHEIA_HEARTBEAT_SECONDS="2",
     )

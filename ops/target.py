@@ -1,0 +1,64 @@
+"""The server target of a command: one environment's matrix row, its env file, and the server
+settings, resolved once (ops/__main__.py) and handed to every command."""
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ops import compose, envfile, environments, releases
+from ops.envfile import EnvFile
+from ops.environments import REPO_ROOT, Environment
+from ops.runner import Refusal
+from ops.settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class Target:
+    environment: Environment
+    server: ServerSettings
+    env_file: EnvFile
+    compose_source: Path = REPO_ROOT  # where the compose files come from: a release's own
+
+    def at_release(self, sha: str) -> "Target":
+        """The same target, running compose with the files of release `sha` when they have
+        been extracted (ops/app.py), else this checkout's."""
+        folder = self.server.releases_dir / sha
+        return replace(self, compose_source=folder if folder.is_dir() else REPO_ROOT)
+
+    @property
+    def name(self) -> str:
+        return self.environment.name
+
+    @property
+    def web_port(self) -> int:
+        return self.env_file.web_port
+
+    def require_valid_env_file(self) -> None:
+        if self.env_file.problems:
+            raise Refusal(self.env_file.problems[0])
+
+    def compose_env(self, image: str) -> dict[str, str]:
+        """What the compose files interpolate (the image to run, where the env file is)."""
+        return {
+            "ALETHEIA_IMAGE": image,
+            "ALETHEIA_SERVER_ROOT": str(self.server.root),
+            "ALETHEIA_ENV_NAME": self.name,
+        }
+
+    def current_release(self) -> dict[str, object] | None:
+        return releases.current(self.server.state_dir, self.name)
+
+
+def server_environment(name: str) -> Environment:
+    servers = environments.server_environments()
+    if name not in servers:
+        raise Refusal(f"unknown environment {name!r}: one of {', '.join(servers)}")
+    return servers[name]
+
+
+def resolve(name: str, server: ServerSettings) -> Target:
+    environment = server_environment(name)
+    overlay_keys = frozenset(compose.app_environment(environment))
+    env_file = envfile.read(server.root / environment.env_file, environment, overlay_keys)
+    found = Target(environment, server, env_file)
+    current = found.current_release()
+    return found.at_release(str(current["sha"])) if current else found

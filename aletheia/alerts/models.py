@@ -34,6 +34,26 @@ class CentreFollow(models.Model):
         return f"{self.user} → {self.centre}"
 
 
+class AlertSettings(models.Model):
+    """A user's alert preferences: the language of their digests (the one they used when they
+    last chose their centres)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="alert_settings",
+    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+
+    class Meta:
+        verbose_name = _("alert settings")
+        verbose_name_plural = _("alert settings")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"
+
+
 class Alert(models.Model):
     """A change worth telling: a state entered or left, a divergence opened or resolved."""
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import ngettext
 
-from aletheia.alerts.models import Alert, AlertDigest, CentreFollow
+from aletheia.alerts.models import Alert, AlertDigest, AlertSettings, CentreFollow
 from aletheia.catalog.models import Centre, Divergence
 
 # entering or leaving one of these is worth an email
@@ -108,7 +108,8 @@ def digests_send(*, now: datetime) -> int:
 
 
 def _send(user: Any, changes: list[Alert]) -> None:
-    with translation.override(settings.LANGUAGE_CODE):
+    preference = AlertSettings.objects.filter(user=user).first()
+    with translation.override(preference.language if preference else settings.LANGUAGE_CODE):
         context = {
             "user": user,
             "changes": changes,
@@ -125,8 +126,9 @@ def _send(user: Any, changes: list[Alert]) -> None:
 
 
 @transaction.atomic
-def follows_set(*, user: Any, centre_ids: Iterable[int]) -> None:
-    """The user follows exactly these centres."""
+def follows_set(*, user: Any, centre_ids: Iterable[int], language: str) -> None:
+    """The user follows exactly these centres, and reads their digests in `language`."""
+    AlertSettings.objects.update_or_create(user=user, defaults={"language": language})
     wanted = set(centre_ids)
     CentreFollow.objects.filter(user=user).exclude(centre_id__in=wanted).delete()
     have = set(CentreFollow.objects.filter(user=user).values_list("centre_id", flat=True))

@@ -127,7 +127,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     """Recent alerts, and the centres this user follows (their digest emails)."""
     if request.method == "POST":
         ids = [int(v) for v in request.POST.getlist("centre") if v.isdigit()]
-        alert_services.follows_set(user=request.user, centre_ids=ids)
+        alert_services.follows_set(user=request.user, centre_ids=ids, language=get_language())
         messages.success(request, _("Saved: your digests cover the centres ticked."))
         return redirect("dashboard:alerts")
     followed = alert_selectors.followed_centre_ids(request.user)

@@ -268,6 +268,11 @@ def centre_choices(centre: Centre) -> tuple[list[Practitioner], list[VisitMotive
     return practitioners, motives
 
 
+def run_of(run_id: str) -> SyncRun | None:
+    """The run a page follows (`?run=`), if it exists."""
+    return SyncRun.objects.filter(pk=int(run_id)).first() if run_id.isdigit() else None
+
+
 def last_result(centre: Centre) -> SyncResult | None:
     return SyncResult.objects.filter(profile=centre).select_related("run").order_by("-pk").first()
 

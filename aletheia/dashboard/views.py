@@ -65,6 +65,7 @@ def centre(request: HttpRequest, pk: int) -> HttpResponse:
             "agendas": selectors.centre_agendas(profile),
             "history": selectors.centre_state_history(profile),
             "last_result": selectors.last_result(profile),
+            "followed_run": selectors.run_of(request.GET.get("run", "")),
             "now": timezone.now(),
         },
     )

@@ -109,3 +109,18 @@ def test_a_blocked_centre_comes_first_with_distinct_slots_an_alert_once_and_engl
     page.goto(f"{live_server.url}/dashboard/")
     expect(page.locator("#centres tbody tr").first.locator(".badge")).to_have_text("Blocked")
     expect(page.locator("#tiles")).to_contain_text("free slots in the next 7 days")
+
+
+def test_at_390_px_nothing_overflows_and_log_out_is_reachable(
+    live_server, browser: Browser, world: FakeWorld, doctolib_client: DoctolibClient
+) -> None:
+    centres = [
+        Centre.objects.create(slug=s, label=f"Centre {i}") for i, s in enumerate(world.profiles)
+    ]
+    services.sync_run_execute(kind=SyncRun.Kind.FULL, profiles=centres, client=doctolib_client)
+    page = logged_in(browser, live_server, width=390)
+    for path in ("/dashboard/", f"/dashboard/centres/{centres[0].pk}/", "/dashboard/alerts/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        logout = page.get_by_role("button", name="Se déconnecter")
+        expect(logout).to_be_in_viewport()

@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365, help="days of history")
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="per page and size")
+    parser.add_argument(
+        "--change-every",
+        type=float,
+        default=0.0,
+        help="seconds between data changes during the load, as a sync run makes them "
+        "(each expires the cached renderings); 0: none",
+    )
     args = parser.parse_args(argv)
     server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     results: dict[int, dict[str, dict[str, float]]] = {}
@@ -143,6 +150,7 @@ def _load(web_env: dict[str, str], facts: dict[str, str], args: argparse.Namespa
             "csv": lambda i: "/dashboard/export.csv",
         }
         out = {}
+        changes = _changes(facts, args.change_every)
         for page in PAGES:
             _run(port, headers, paths[page], rate=args.rate, seconds=2)  # warm up
             stats = _run(port, headers, paths[page], rate=args.rate, seconds=args.seconds)
@@ -151,8 +159,27 @@ def _load(web_env: dict[str, str], facts: dict[str, str], args: argparse.Namespa
             out[page] = stats
         return out
     finally:
+        if changes:
+            changes.set()
         gunicorn.terminate()
         gunicorn.wait(10)
+
+
+def _changes(facts: dict[str, str], every: float) -> threading.Event | None:
+    """Bump the data version every `every` seconds, as a sync run does once per centre."""
+    if every <= 0:
+        return None
+    import redis
+
+    stop = threading.Event()
+    client = redis.Redis.from_url(facts["cache_url"])
+
+    def bump() -> None:
+        while not stop.wait(every):
+            client.incr(facts["version_key"])
+
+    threading.Thread(target=bump, daemon=True).start()
+    return stop
 
 
 def _wait(port: int) -> None:
@@ -220,9 +247,10 @@ def _run(port: int, headers: dict[str, str], path_of, *, rate: float, seconds: f
 
 def _print(results: dict[int, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
     sizes = sorted(results)
+    changes = f", data changed every {args.change_every:g} s" if args.change_every else ""
     print(
         f"\nbench-web: gunicorn gthread 2x4, production settings, {args.rate:g} req/s for "
-        f"{args.seconds:g} s per page, {args.days} days of history"
+        f"{args.seconds:g} s per page, {args.days} days of history{changes}"
     )
     head = "page      " + "".join(
         f"| {s:>4} centres: p50 / p95 / p99 ms, req/s, queries, cold ms " for s in sizes

@@ -188,6 +188,13 @@ def session() -> None:
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.save()
     print(f"session={store.session_key}")
+    from django.core.cache import cache
+
+    from aletheia.catalog.selectors import DATA_VERSION_KEY
+
+    # where the data version lives, so the bench can play "a centre was just synced"
+    print(f"version_key={cache.make_key(DATA_VERSION_KEY)}")
+    print(f"cache_url={settings.CACHES['default']['LOCATION']}")
     client = Client(HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="127.0.0.1")
     client.force_login(user)
     centre = Centre.objects.order_by("pk").first()

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from django.core.cache import cache
 
+from aletheia.catalog.services.state import data_changed
 from aletheia.doctolib.client import ClientConfig, DoctolibClient
 from aletheia.doctolib.throttle import CircuitBreaker
 from fakedoctolib import FakeDoctolibServer, FakeWorld, demo_world
@@ -63,6 +64,7 @@ def _isolated_doctolib_settings(settings, doctolib: FakeDoctolibServer) -> None:
     settings.DOCTOLIB_RATE_PER_SECOND = 0
     settings.DOCTOLIB_TIMEOUT = 0.5
     settings.DOCTOLIB_MAX_RETRIES = 1
+    data_changed()  # no cached rendering from an earlier test
 
 
 @pytest.fixture
@@ -73,3 +75,23 @@ def staff_client(client):
     user = get_user_model().objects.create_user("ana", password="pw-for-tests-1", is_staff=True)
     client.force_login(user)
     return client
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Playwright."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop shares the test's thread
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()

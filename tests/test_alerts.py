@@ -32,6 +32,7 @@ def follower(world: FakeWorld) -> tuple[object, Centre]:
     user = get_user_model().objects.create_user("ana", "ana@example.org", "pw-for-tests-1")
     centre = Centre.objects.create(slug=next(iter(world.profiles)), label="Centre A")
     CentreFollow.objects.create(user=user, centre=centre)
+    CentreFollow.objects.update(since=NOW - timedelta(days=1))  # followed before these syncs
     return user, centre
 
 
@@ -108,3 +109,19 @@ def test_alerts_page_lists_alerts_and_chooses_centres(
     assert "C0" in html
     staff_client.post("/dashboard/alerts/", {"centre": [centres[1].pk]})
     assert list(CentreFollow.objects.values_list("centre_id", flat=True)) == [centres[1].pk]
+
+
+def test_digests_are_written_in_the_language_chosen_on_the_alerts_page(
+    follower, world: FakeWorld, doctolib_client: DoctolibClient, client: Client
+) -> None:
+    user, centre = follower
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    client.post("/dashboard/alerts/", {"centre": [centre.pk]})
+    sync([centre], doctolib_client, NOW)
+    world.profiles[centre.slug].behaviour = "blocked"
+    sync([centre], doctolib_client, NOW + timedelta(minutes=10))
+    CentreFollow.objects.update(since=NOW - timedelta(days=1))
+    assert digests_send(now=NOW + timedelta(minutes=20)) == 1
+    assert "Here is what changed" in mail.outbox[0].body
+    assert "blocked" in mail.outbox[0].body

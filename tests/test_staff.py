@@ -6,6 +6,7 @@ import contextlib
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils.timezone import now as centre_now
 
 from aletheia.catalog.models import Centre, Expectation, SyncRun
 from aletheia.catalog.services.centres import slug_from_url
@@ -59,7 +60,7 @@ def test_add_a_centre_by_url_with_a_preview_then_expectations_by_name(
         },
     )
     centre = Centre.objects.get(slug=slug)
-    assert response["Location"] == f"/dashboard/centres/{centre.pk}/"
+    assert response["Location"].startswith(f"/dashboard/centres/{centre.pk}/?run=")
     assert centre.label == "Mon centre"
     assert {(e.kind, e.label) for e in centre.expectations.all()} == {
         (Expectation.Kind.PRACTITIONER_LISTED, first["name_with_title"]),
@@ -117,3 +118,15 @@ def test_staff_pages_are_for_staff_only(client: Client) -> None:
     client.force_login(user)
     for url in ("/dashboard/centres/add/", "/dashboard/doctolib/"):
         assert client.get(url).status_code == 302
+
+
+def test_a_running_sync_is_followed_until_it_ends(staff_client: Client, world: FakeWorld) -> None:
+    centre = Centre.objects.create(slug=next(iter(world.profiles)))
+    running = SyncRun.objects.create(kind="full", started_at=centre_now(), profiles_total=1)
+    html = staff_client.get(f"/dashboard/centres/{centre.pk}/", {"run": running.pk}).content
+    assert b'http-equiv="refresh"' in html
+    assert b'id="sync-running"' in html
+    running.status = SyncRun.Status.SUCCEEDED
+    running.save()
+    html = staff_client.get(f"/dashboard/centres/{centre.pk}/", {"run": running.pk}).content
+    assert b'http-equiv="refresh"' not in html

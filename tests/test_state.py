@@ -183,3 +183,29 @@ def test_overview_puts_centres_needing_attention_first_with_tiles_and_filters(
     searched = staff_client.get("/dashboard/", {"q": "centre 1"}).content.decode()
     assert "Centre 1" in searched
     assert "Centre 0" not in searched
+
+
+@pytest.mark.django_db
+def test_snapshots_know_their_run(world: FakeWorld, doctolib_client: DoctolibClient) -> None:
+    sync_run = run([track(world, 0)], doctolib_client)
+    snapshots = AvailabilitySnapshot.objects.all()
+    assert snapshots.exists()
+    assert set(snapshots.values_list("sync_run", flat=True)) == {sync_run.pk}
+
+
+@pytest.mark.django_db
+def test_a_sync_expires_the_cached_overview(
+    staff_client: Client,
+    world: FakeWorld,
+    doctolib_client: DoctolibClient,
+    django_capture_on_commit_callbacks,
+) -> None:
+    centre = track(world, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        run([centre], doctolib_client)
+    assert "Centre 0" not in staff_client.get("/dashboard/", {"state": "blocked"}).content.decode()
+    world.profiles[centre.slug].behaviour = "blocked"
+    with django_capture_on_commit_callbacks(execute=True):
+        run([centre], doctolib_client, NOW + timedelta(hours=1))
+    html = staff_client.get("/dashboard/", {"state": "blocked"}).content.decode()
+    assert "Centre 0" in html

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from aletheia.alerts.models import Alert, AlertDigest, CentreFollow
+from aletheia.alerts.models import Alert, AlertDigest, AlertSettings, CentreFollow
 
 
 @admin.register(CentreFollow)
@@ -22,3 +22,8 @@ class AlertAdmin(admin.ModelAdmin):
 class AlertDigestAdmin(admin.ModelAdmin):
     list_display = ["sent_at", "user"]
     list_select_related = ["user"]
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "language"]

@@ -21,6 +21,7 @@ class CentreFollow(models.Model):
     centre = models.ForeignKey(
         Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="followers"
     )
+    since = models.DateTimeField(_("followed since"), auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -31,6 +32,26 @@ class CentreFollow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.centre}"
+
+
+class AlertSettings(models.Model):
+    """A user's alert preferences: the language of their digests (the one they used when they
+    last chose their centres)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="alert_settings",
+    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+
+    class Meta:
+        verbose_name = _("alert settings")
+        verbose_name_plural = _("alert settings")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"
 
 
 class Alert(models.Model):

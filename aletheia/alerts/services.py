@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import ngettext
 
-from aletheia.alerts.models import Alert, AlertDigest, CentreFollow
+from aletheia.alerts.models import Alert, AlertDigest, AlertSettings, CentreFollow
 from aletheia.catalog.models import Centre, Divergence
 
 # entering or leaving one of these is worth an email
@@ -87,8 +87,10 @@ def digests_send(*, now: datetime) -> int:
         last = AlertDigest.objects.filter(user=user).order_by("-sent_at").first()
         if last is not None and now - last.sent_at < period:
             continue
-        since = last.sent_at if last else now - period
-        centres = CentreFollow.objects.filter(user=user).values("centre_id")
+        follows = CentreFollow.objects.filter(user=user)
+        # the first digest tells what changed since the user started following
+        since = last.sent_at if last else min(f.since for f in follows)
+        centres = follows.values("centre_id")
         candidates = list(
             Alert.objects.filter(centre_id__in=centres, at__gt=since, at__lte=now)
             .exclude(digests__user=user)
@@ -106,7 +108,8 @@ def digests_send(*, now: datetime) -> int:
 
 
 def _send(user: Any, changes: list[Alert]) -> None:
-    with translation.override(settings.LANGUAGE_CODE):
+    preference = AlertSettings.objects.filter(user=user).first()
+    with translation.override(preference.language if preference else settings.LANGUAGE_CODE):
         context = {
             "user": user,
             "changes": changes,
@@ -123,8 +126,9 @@ def _send(user: Any, changes: list[Alert]) -> None:
 
 
 @transaction.atomic
-def follows_set(*, user: Any, centre_ids: Iterable[int]) -> None:
-    """The user follows exactly these centres."""
+def follows_set(*, user: Any, centre_ids: Iterable[int], language: str) -> None:
+    """The user follows exactly these centres, and reads their digests in `language`."""
+    AlertSettings.objects.update_or_create(user=user, defaults={"language": language})
     wanted = set(centre_ids)
     CentreFollow.objects.filter(user=user).exclude(centre_id__in=wanted).delete()
     have = set(CentreFollow.objects.filter(user=user).values_list("centre_id", flat=True))

@@ -80,7 +80,7 @@ def demo_seed(*, count: int, days: int, progress: Callable[[str], None] = lambda
             )
             runs += 1
             progress(
-                f"{day}: {run.profiles_ok} profiles, {run.requests} requests, {run.changes} changes"
+                f"{day}: {run.profiles_ok} centres, {run.requests} requests, {run.changes} changes"
             )
         client.close()
     user_model = get_user_model()

@@ -4,6 +4,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
 from aletheia.catalog.models import (
@@ -127,6 +128,15 @@ def export_centres() -> list[tuple[Centre, list[Agenda]]]:
 
 def centre_state_history(centre: Centre, limit: int = 20) -> QuerySet:
     return centre.state_changes.all()[:limit]
+
+
+DATA_VERSION_KEY = "aletheia:catalog:data-version"
+
+
+def data_version() -> int:
+    """Changes whenever a sync (or a staff action) changes what the pages show: the key of
+    cached renderings (overview, centre pages, CSV)."""
+    return int(cache.get(DATA_VERSION_KEY) or 0)
 
 
 def profiles_to_sync(slugs: list[str] | None = None) -> QuerySet[Centre]:
@@ -256,6 +266,11 @@ def centre_choices(centre: Centre) -> tuple[list[Practitioner], list[VisitMotive
         VisitMotive.objects.filter(profile=centre, present=True).select_related("speciality")
     )
     return practitioners, motives
+
+
+def run_of(run_id: str) -> SyncRun | None:
+    """The run a page follows (`?run=`), if it exists."""
+    return SyncRun.objects.filter(pk=int(run_id)).first() if run_id.isdigit() else None
 
 
 def last_result(centre: Centre) -> SyncResult | None:

@@ -72,9 +72,9 @@ def sync_all(kind: str = SyncRun.Kind.FULL) -> int:
     return run.pk
 
 
-@shared_task
-def sync_centre_now(centre_id: int) -> int:
-    """ "Sync now" from the dashboard: a full run of one centre. Returns the run's id."""
+def sync_centre_now(centre_id: int) -> SyncRun:
+    """ "Sync now" from the dashboard: a full run of one centre, recorded at once (so the page
+    can follow it) and run by a worker."""
     run = services.sync_run_start(kind=SyncRun.Kind.FULL, profiles_total=1)
     chord([sync_profile.si(run.pk, centre_id, SyncRun.Kind.FULL)])(finish_run.s(run.pk))
-    return run.pk
+    return run

@@ -8,7 +8,9 @@ per agenda x motive per day, every 3 hours for the high-churn tenth of centres, 
 15 minutes, state changes, divergences opened and resolved). Then gunicorn (gthread, 2
 workers x 4 threads, production settings) is started and each page is asked at a fixed rate
 (open loop: latency counts from when the request was due, so queueing shows). Prints p50,
-p95, p99, requests/s achieved and queries per page, the sizes side by side. Asserts nothing.
+p95, p99, requests/s achieved, queries per page and the cold time (one request in-process
+right after a change, when no cached rendering exists), the sizes side by side. Asserts
+nothing.
 """
 
 import argparse
@@ -35,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365, help="days of history")
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="per page and size")
+    parser.add_argument(
+        "--change-every",
+        type=float,
+        default=0.0,
+        help="seconds between data changes during the load, as a sync run makes them "
+        "(each expires the cached renderings); 0: none",
+    )
     args = parser.parse_args(argv)
     server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     results: dict[int, dict[str, dict[str, float]]] = {}
@@ -141,15 +150,36 @@ def _load(web_env: dict[str, str], facts: dict[str, str], args: argparse.Namespa
             "csv": lambda i: "/dashboard/export.csv",
         }
         out = {}
+        changes = _changes(facts, args.change_every)
         for page in PAGES:
             _run(port, headers, paths[page], rate=args.rate, seconds=2)  # warm up
             stats = _run(port, headers, paths[page], rate=args.rate, seconds=args.seconds)
             stats["queries"] = float(facts[f"queries_{page}"])
+            stats["cold"] = float(facts[f"cold_{page}"])
             out[page] = stats
         return out
     finally:
+        if changes:
+            changes.set()
         gunicorn.terminate()
         gunicorn.wait(10)
+
+
+def _changes(facts: dict[str, str], every: float) -> threading.Event | None:
+    """Bump the data version every `every` seconds, as a sync run does once per centre."""
+    if every <= 0:
+        return None
+    import redis
+
+    stop = threading.Event()
+    client = redis.Redis.from_url(facts["cache_url"])
+
+    def bump() -> None:
+        while not stop.wait(every):
+            client.incr(facts["version_key"])
+
+    threading.Thread(target=bump, daemon=True).start()
+    return stop
 
 
 def _wait(port: int) -> None:
@@ -217,12 +247,13 @@ def _run(port: int, headers: dict[str, str], path_of, *, rate: float, seconds: f
 
 def _print(results: dict[int, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
     sizes = sorted(results)
+    changes = f", data changed every {args.change_every:g} s" if args.change_every else ""
     print(
         f"\nbench-web: gunicorn gthread 2x4, production settings, {args.rate:g} req/s for "
-        f"{args.seconds:g} s per page, {args.days} days of history"
+        f"{args.seconds:g} s per page, {args.days} days of history{changes}"
     )
     head = "page      " + "".join(
-        f"| {s:>4} centres: p50 / p95 / p99 ms, req/s, queries " for s in sizes
+        f"| {s:>4} centres: p50 / p95 / p99 ms, req/s, queries, cold ms " for s in sizes
     )
     print(head)
     for page in PAGES:
@@ -232,7 +263,7 @@ def _print(results: dict[int, dict[str, dict[str, float]]], args: argparse.Names
             bad = f" ({r['errors']:.0f} errors)" if r["errors"] else ""
             cells.append(
                 f"| {r['p50']:6.1f} / {r['p95']:6.1f} / {r['p99']:6.1f}, {r['rps']:5.1f}, "
-                f"{r['queries']:3.0f}{bad} "
+                f"{r['queries']:3.0f}, {r['cold']:5.0f}{bad} "
             )
         print(f"{page:<10}" + "".join(cells))
 

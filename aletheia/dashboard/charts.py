@@ -58,7 +58,7 @@ def step_chart(
     end: date,
     unit: str = "",
     empty: str = "",
-    width: int = 560,
+    width: int = 540,
     height: int = 190,
 ) -> SafeString:
     """A step chart of `series` over [start, end]; `empty` says why there is nothing to draw."""
@@ -135,6 +135,14 @@ def step_chart(
             f'y1="{height - 6}" y2="{height - 6}" stroke="{one.colour}" stroke-width="2"{dash}/>'
             f'<text x="{pad_left + index * 150 + 20}" y="{height - 2}" class="chart-tick">'
             f"{escape(one.label)}</text>"
+        )
+    first_known = min(day for s in series for day, v in s.values if v is not None)
+    if first_known > start:  # say where the history begins, not "nothing before"
+        note = escape(
+            _("history since %(day)s") % {"day": date_format(first_known, "SHORT_DATE_FORMAT")}
+        )
+        parts.append(
+            f'<text x="{pad_left + 4}" y="{pad_top + 12}" class="chart-tick">{note}</text>'
         )
     if max(known) == 0:
         note = escape(_("0 throughout the period"))

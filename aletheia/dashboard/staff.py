@@ -8,11 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from aletheia.catalog import selectors
-from aletheia.catalog.models import Centre
+from aletheia.catalog.models import Centre, SyncRun
 from aletheia.catalog.services import centres as centre_services
 from aletheia.catalog.tasks import sync_centre_now
 from aletheia.doctolib.errors import DoctolibError
@@ -22,6 +23,11 @@ from aletheia.doctolib.parsing import ParsedBooking
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return user_passes_test(lambda u: u.is_active and u.is_staff)(view)
+
+
+def _to_run(centre: Centre, run: SyncRun) -> HttpResponse:
+    """The centre's page, following the run just queued until it ends."""
+    return redirect(f"{reverse('dashboard:centre', args=[centre.pk])}?run={run.pk}")
 
 
 def _chosen(request: HttpRequest, name: str, names: dict[int, str]) -> dict[int, str]:
@@ -63,11 +69,11 @@ def centre_add(request: HttpRequest) -> HttpResponse:
         ),
         motives=_chosen(request, "motive", {m.doctolib_id: m.name for m in booking.visit_motives}),
     )
-    sync_centre_now.delay(centre.pk)
+    run = sync_centre_now(centre.pk)
     messages.success(
         request, _("%(centre)s is followed; its first sync is on its way.") % {"centre": centre}
     )
-    return redirect("dashboard:centre", centre.pk)
+    return _to_run(centre, run)
 
 
 @staff_required
@@ -114,9 +120,7 @@ def centre_follow(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def centre_sync(request: HttpRequest, pk: int) -> HttpResponse:
     centre = get_object_or_404(Centre, pk=pk)
-    sync_centre_now.delay(centre.pk)
-    messages.success(request, _("Sync queued: its result shows below once it has run."))
-    return redirect("dashboard:centre", centre.pk)
+    return _to_run(centre, sync_centre_now(centre.pk))
 
 
 @staff_required

@@ -1,12 +1,16 @@
 import functools
+import io
 from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from aletheia.alerts import selectors as alert_selectors
@@ -32,7 +36,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         request,
         "dashboard/overview.html",
         {
-            "overview": selectors.overview(filters, now),
+            # read only when the cached rendering (keyed on data_version) is missing
+            "overview": SimpleLazyObject(lambda: selectors.overview(filters, now)),
+            "data_version": selectors.data_version(),
             "filters": filters,
             "states": Centre.State.choices,
             "last_run": selectors.last_finished_run(),
@@ -44,20 +50,22 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 def centre(request: HttpRequest, pk: int) -> HttpResponse:
     profile = get_object_or_404(Centre, pk=pk)
-    summaries = selectors.centre_summaries(profile.pk)
     days = int(request.GET.get("days", "30")) if request.GET.get("days") in PERIODS else 30
     return render(
         request,
         "dashboard/centre.html",
         {
             "profile": profile,
-            "summary": summaries[0] if summaries else None,
-            "charts": trend_charts(profile, days),
+            # the parts below are read only when their cached rendering is missing
+            "summary": SimpleLazyObject(lambda: next(iter(selectors.centre_summaries(pk)), None)),
+            "charts": SimpleLazyObject(lambda: trend_charts(profile, days)),
+            "data_version": selectors.data_version(),
             "days": days,
             "periods": PERIODS,
             "agendas": selectors.centre_agendas(profile),
             "history": selectors.centre_state_history(profile),
             "last_result": selectors.last_result(profile),
+            "followed_run": selectors.run_of(request.GET.get("run", "")),
             "now": timezone.now(),
         },
     )
@@ -103,9 +111,15 @@ def runs(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    key = f"aletheia:export:{selectors.data_version()}:{get_language()}"
+    body = cache.get(key)  # text: the cache stores JSON
+    if body is None:
+        buffer = io.StringIO()
+        export.write(buffer)
+        body = buffer.getvalue()
+        cache.set(key, body, 600)
+    response = HttpResponse(body.encode("utf-8"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="aletheia-availability.csv"'
-    export.write(response)
     return response
 
 
@@ -114,7 +128,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     """Recent alerts, and the centres this user follows (their digest emails)."""
     if request.method == "POST":
         ids = [int(v) for v in request.POST.getlist("centre") if v.isdigit()]
-        alert_services.follows_set(user=request.user, centre_ids=ids)
+        alert_services.follows_set(user=request.user, centre_ids=ids, language=get_language())
         messages.success(request, _("Saved: your digests cover the centres ticked."))
         return redirect("dashboard:alerts")
     followed = alert_selectors.followed_centre_ids(request.user)

@@ -29,7 +29,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379")
 TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)
 REDIS_KEY_PREFIX = f"test-{TEST_RUN_ID}"
-CACHES = {"default": redis_cache(redis_db_url(REDIS_URL, TEST_REDIS_DB), REDIS_KEY_PREFIX)}
+# the cache has one prefix per xdist worker: cached renderings never cross from one worker's
+# tests to another's (a worker process started by a test inherits PYTEST_XDIST_WORKER)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+CACHES = {
+    "default": redis_cache(redis_db_url(REDIS_URL, TEST_REDIS_DB), f"{REDIS_KEY_PREFIX}-{_WORKER}")
+}
 CELERY_BROKER_URL = redis_db_url(REDIS_URL, TEST_REDIS_DB)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = celery_key_prefix(REDIS_KEY_PREFIX)

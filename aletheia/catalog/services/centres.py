@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from aletheia.catalog.models import Centre, Expectation
+from aletheia.catalog.services.state import data_changed
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -42,6 +43,7 @@ def centre_add(
     that must accept new patients (Doctolib id -> name)."""
     centre = Centre.objects.create(slug=slug, label=label[:200])
     expectations_set(centre=centre, practitioners=practitioners, motives=motives)
+    transaction.on_commit(data_changed)
     return centre
 
 
@@ -71,3 +73,4 @@ def centre_follow(*, centre: Centre, active: bool) -> None:
     if centre.active != active:
         centre.active = active
         centre.save(update_fields=["active"])
+        data_changed()

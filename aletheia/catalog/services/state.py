@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
 from aletheia.alerts.services import state_change_record
 from aletheia.catalog.models import (
@@ -20,10 +22,22 @@ from aletheia.catalog.models import (
     Divergence,
     Place,
 )
+from aletheia.catalog.selectors import DATA_VERSION_KEY
 from aletheia.catalog.services.diff import fields_update
 from aletheia.doctolib.parsing import PARIS
 
 State = Centre.State
+
+
+def data_changed() -> None:
+    """What the pages show changed: cached renderings keyed on the data version expire."""
+    if not cache.add(DATA_VERSION_KEY, 1, None):
+        try:
+            cache.incr(DATA_VERSION_KEY)
+        except ValueError:  # evicted between add and incr
+            cache.add(DATA_VERSION_KEY, 1, None)
+
+
 # Centre.state_detail for a closed centre (rendered in the reader's language)
 CLOSED_NO_AGENDA = "no_agenda"
 CLOSED_BOOKING_DISABLED = "booking_disabled"
@@ -138,18 +152,21 @@ def centre_state_refresh(
         )
     fields_update(centre, **values)
     state_change_record(centre=centre, before=previous, after=decision.state, at=now)
-    CentreDay.objects.update_or_create(
-        centre=centre,
-        day=now.astimezone(PARIS).date(),
-        defaults={
-            "state": centre.state,
-            "next_slot": centre.next_slot,
-            "days_to_next_slot": round((centre.next_slot - now).total_seconds() / 86400, 2)
-            if centre.next_slot
-            else None,
-            "slots_7": centre.slots_7,
-            "slots_28": centre.slots_28,
-            "new_patient_slots_7": centre.new_patient_slots_7,
-        },
+    transaction.on_commit(data_changed)
+    figures = {
+        "state": centre.state,
+        "next_slot": centre.next_slot,
+        "days_to_next_slot": round((centre.next_slot - now).total_seconds() / 86400, 2)
+        if centre.next_slot
+        else None,
+        "slots_7": centre.slots_7,
+        "slots_28": centre.slots_28,
+        "new_patient_slots_7": centre.new_patient_slots_7,
+    }
+    CentreDay.objects.bulk_create(  # one upsert: the day's last sync wins
+        [CentreDay(centre=centre, day=now.astimezone(PARIS).date(), **figures)],
+        update_conflicts=True,
+        unique_fields=["centre", "day"],
+        update_fields=list(figures),
     )
     return previous, decision.state

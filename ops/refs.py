@@ -36,7 +36,13 @@ def resolve(environment: Environment, server: ServerSettings, runner: Runner, re
         sha = commit_of(f"refs/tags/{ref}") if RELEASE_TAG.match(ref) else None
         if sha is None:
             is_branch = commit_of(f"refs/remotes/origin/{ref}") or commit_of(f"refs/heads/{ref}")
-            kind = "a branch" if is_branch else "not an existing release tag"
+            kind = (
+                "a branch"
+                if is_branch
+                else "unknown"
+                if RELEASE_TAG.match(ref)
+                else "not a release tag's name"
+            )
             raise Refusal(
                 f"{environment.name} deploys an existing release tag only (v1.2, v1.2.3, "
                 f"v1.2.3-rc1); {ref!r} is {kind}"

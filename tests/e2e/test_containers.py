@@ -69,6 +69,14 @@ def server_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def static_host_dir(server_root: Path, environment: str) -> Path:
+    """Where host networking binds the static files (ops makes it, owned by the image's user)."""
+    folder = server_root / "static" / environment
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chown(folder, 1000, 1000)
+    return folder
+
+
 def compose_config(
     environment: str, server_root: Path, image: str = "aletheia:test", network: str = "shared"
 ) -> dict:
@@ -90,7 +98,7 @@ def compose_config(
             "ALETHEIA_IMAGE": image,
             "ALETHEIA_SERVER_ROOT": str(server_root),
             "ALETHEIA_ENV_NAME": environment,
-            "ALETHEIA_STATIC_HOST_DIR": str(server_root / "static" / environment),
+            "ALETHEIA_STATIC_HOST_DIR": str(static_host_dir(server_root, environment)),
         },
     )
     return yaml.safe_load(result.stdout)

@@ -47,7 +47,7 @@ def test_doctor_passes_then_flags_a_readable_env_file_and_a_missing_certificate(
     )
     failing = [name for name, (outcome, _) in rows.items() if outcome == "FAIL"]
     assert failing == ["redis auth", "database role"], result.stdout
-    assert result.returncode == 1
+    assert result.returncode != 0
     cache, broker = MATRIX["prod"].redis_dbs
     assert rows["redis"] == (
         "PASS",

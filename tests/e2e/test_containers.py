@@ -19,6 +19,7 @@ import pytest
 import yaml
 from celery import Celery
 
+from ops import isolation
 from tests.e2e.conftest import COMPOSE, MATRIX, POSTGRES, SERVER_ENVIRONMENTS
 from tests.helpers import DOCKER, run_command, write_env_file
 
@@ -233,7 +234,11 @@ def test_prod_image_runs_web_worker_and_beat(prod_stack: dict, git_sha: str) -> 
     assert body["release"] == git_sha
 
     broker = f"redis://127.0.0.1:6379/{MATRIX['prod'].redis_broker_db}"
+    # the environment's Celery keys live under its prefix (docs/deployment.md, Security model)
+    prefixed = {"global_keyprefix": f"{isolation.redis_key_prefix(MATRIX['prod'])}:"}
     celery = Celery(broker=broker, backend=broker)
+    celery.conf.broker_transport_options = prefixed
+    celery.conf.result_backend_transport_options = prefixed
     token = f"e2e-{uuid.uuid4().hex[:6]}"
     assert celery.send_task("aletheia.core.tasks.ping", args=[token]).get(timeout=60) == token
 

@@ -150,9 +150,9 @@ stack-migrate: ## apply migrations inside the local web container
 SERVER_ENV = @[ "$(ENV)" != local ] || { echo "make $@ needs ENV=dev|staging|prod"; exit 2; }
 
 .PHONY: deploy
-deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; DRY_RUN=1)
+deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; STRATEGY=recreate; DRY_RUN=1)
 	$(SERVER_ENV)
-	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup)
+	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup) $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .PHONY: db-backup
 db-backup: ## ENV=…: pg_dump the environment's database into ROOT/backups/ENV (checksum, retention)
@@ -183,9 +183,9 @@ nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), 
 	$(OPS) nginx-activate $(ENV) $(OPS_FLAGS)
 
 .PHONY: rollback
-rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild
+rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild (STRATEGY=recreate)
 	$(SERVER_ENV)
-	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS)
+	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS) $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .PHONY: releases
 releases: ## ENV=…: print the release log

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ops import (
     app,
     backups,
+    commands,
     deploy,
     doctor,
     environments,
@@ -23,6 +24,7 @@ from ops import (
     nginx,
     releases,
     restore,
+    slots,
     target,
 )
 from ops.attempt import Interrupted, Outcome
@@ -51,12 +53,13 @@ def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
 
 def cmd_deploy(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    return report(args, deploy.deploy(env, runner, args.ref, args.skip_backup), runner, started)
+    outcome = deploy.deploy(env, runner, args.ref, args.skip_backup, args.strategy)
+    return report(args, outcome, runner, started)
 
 
 def cmd_rollback(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    return report(args, deploy.rollback(env, runner, args.to), runner, started)
+    return report(args, deploy.rollback(env, runner, args.to, args.strategy), runner, started)
 
 
 def cmd_db_restore(args: Args, env: Target, runner: Runner) -> int:
@@ -128,17 +131,32 @@ def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
     return 0
 
 
-def in_environment(compose_args: list[str]) -> Callable[[Args, Target, Runner], int]:
-    """A command that runs compose in the environment's current release."""
+def in_environment(
+    compose_args: list[str], slot: bool = False
+) -> Callable[[Args, Target, Runner], int]:
+    """A command that runs compose in the environment's current release (slot: in the live
+    web slot's project, ops/slots.py)."""
 
     def command(args: Args, env: Target, runner: Runner) -> int:
         current = env.current_release()
         if current is None:
             raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
         app.use_image(env, runner, str(current["sha"]))
-        return runner.run(app.compose_command(env, *compose_args), check=False).returncode
+        return runner.run(
+            commands.compose(env, *compose_args, slot=env.web_slot if slot else None),
+            check=False,
+        ).returncode
 
     return command
+
+
+def cmd_ps(args: Args, env: Target, runner: Runner) -> int:
+    """Which web slot is live, then the containers of its project and of the environment's."""
+    live = env.web_slot
+    port = f", port {slots.port(env, live)}" if env.server.network == "host" else ""
+    print(f"{env.name}: live web slot {live or '(single web, before slots)'}{port}")
+    code = in_environment(["ps"], slot=True)(args, env, runner) if live else 0
+    return in_environment(["ps"])(args, env, runner) or code
 
 
 # Per environment: (handler, whether it needs a valid env file, help).
@@ -166,9 +184,13 @@ ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
         "a new Redis password for ENV (env file, ACL file, app restarted; no request fails)",
     ),
     "releases": (cmd_releases, False, "print the release log"),
-    "ps": (in_environment(["ps"]), False, "containers"),
-    "logs": (in_environment(["logs", "-f", "--tail=100"]), False, "follow logs"),
-    "shell": (in_environment(["exec", "web", "bash"]), False, "bash in the web container"),
+    "ps": (cmd_ps, False, "containers, and which web slot is live"),
+    "logs": (in_environment(["logs", "-f", "--tail=100"], slot=True), False, "follow logs"),
+    "shell": (
+        in_environment(["exec", "web", "bash"], slot=True),
+        False,
+        "bash in the live web container",
+    ),
     "migrate": (
         in_environment(["run", "--rm", "--no-deps", "manage", "manage", "migrate"]),
         True,
@@ -243,6 +265,14 @@ def parser() -> argparse.ArgumentParser:
     sub.choices["rollback"].add_argument(
         "to", nargs="?", help="a sha (prefix) from the release log"
     )
+    for name in ("deploy", "rollback"):
+        sub.choices[name].add_argument(
+            "--strategy",
+            choices=app.STRATEGIES,
+            default=app.default_strategy(),
+            help="switch (default): a new slot beside the live one, health, nginx, drain; "
+            "recreate: in place (requests fail meanwhile)",
+        )
     p = sub.choices["db-restore"]
     p.add_argument("file", help="a .dump path, or its name in the backups directory")
     p.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")

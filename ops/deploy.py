@@ -1,12 +1,13 @@
 """The deploy flow (docs/deployment.md, "Deploying") and rollbacks.
 
 lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) -> backup (prod)
--> migrate -> collectstatic -> periodic tasks -> start -> health -> nginx -> prune images ->
+-> migrate -> collectstatic -> periodic tasks -> the switch (ops/app.py: new slot, health,
+nginx, drain of the old slot, beat) -> prune images ->
 record. A failure stops there, names the step and the cause, keeps (or puts back) the previous
 release, frees the lock; ops/attempt.py does the bookkeeping.
 """
 
-from ops import app, backups, commands, images, locks, refs, releases
+from ops import app, backups, commands, images, locks, refs, releases, slots
 from ops.attempt import Outcome, attempt
 from ops.runner import Refusal, Runner
 from ops.target import Target
@@ -18,10 +19,16 @@ RELEASE_TASKS = (
 )
 
 
-def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = False) -> Outcome:
+def deploy(
+    target: Target,
+    runner: Runner,
+    ref: str | None,
+    skip_backup: bool = False,
+    strategy: str = "switch",
+) -> Outcome:
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
-        this.note(ref=ref, sha="", image="")
+        this.note(ref=ref, sha="", image="", strategy=strategy)
         with locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run):
             with runner.step("fetch"):
                 runner.run(commands.git_fetch(target.server))
@@ -36,7 +43,8 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
             with runner.step("backup"):
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
         run_release_tasks(release, runner, sha)
-        app.switch_to(release, runner, this, sha)
+        app.switch_to(release, runner, this, sha, strategy)
+        this.note(web_slot=slots.live(target.server, target.name) or "")
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
         this.succeed(f"{target.name} now runs {ref} ({sha[:12]})")
@@ -88,19 +96,20 @@ def rollback_target(target: Target, to: str | None) -> dict[str, object]:
     return earlier[0]
 
 
-def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
+def rollback(target: Target, runner: Runner, to: str | None, strategy: str = "switch") -> Outcome:
     """Put a kept image back through the same switch: no fetch, no build, no migration."""
     entry = rollback_target(target, to)
     sha, ref = str(entry["sha"]), str(entry.get("ref"))
     with attempt(target, runner, label=f"rollback:{ref}") as this:
-        this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha))
+        this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha), strategy=strategy)
         with (
             runner.step("image kept"),
             locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run),
         ):
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)
-        app.switch_to(back, runner, this, sha)
+        app.switch_to(back, runner, this, sha, strategy)
+        this.note(web_slot=slots.live(target.server, target.name) or "")
         this.succeed(f"{target.name} rolled back to {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome

@@ -8,7 +8,7 @@ starts it again (ops/attempt.py).
 
 from pathlib import Path
 
-from ops import app, backups, environments
+from ops import app, backups, environments, nginx
 from ops.attempt import Attempt, Outcome, attempt
 from ops.runner import Runner
 from ops.target import Target, resolve
@@ -82,6 +82,7 @@ def replace_data(
         app.use_image(target, runner, sha)
         this.recover_with("starting the app again", lambda: app.start_healthy(target, runner, sha))
         with runner.step("stop the app"):
+            nginx.placeholder(target, runner)  # a 503 "deployment in progress", not 502s
             app.stop(target, runner)
     with runner.step("restore"):
         runner.env["PGPASSWORD"] = database.password
@@ -96,6 +97,5 @@ def replace_data(
     if current:
         with runner.step("migrate"):
             app.run_manage(target, runner, "migrate", "--noinput")
-        with runner.step("start the app"):
-            app.start_healthy(target, runner, str(current["sha"]))
+        app.start_healthy(target, runner, str(current["sha"]))  # the switch: nginx back too
         this.recover_with("", None)

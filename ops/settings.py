@@ -37,7 +37,7 @@ class ServerSettings:
     network: str  # "shared" (docker network) or "host" (host processes, loopback ports)
     nginx_test: tuple[str, ...]
     nginx_reload: tuple[str, ...]
-    upstream: str  # how nginx reaches an env's web: pattern with {env} and {port}
+    upstream: str  # how nginx reaches an env's web: pattern with {env}, {port} and {slot}
     static_dir: str  # where nginx sees an env's static files: pattern with {env}
     ca_bundle: str  # CA bundle for builds behind a TLS-intercepting proxy ("" = none)
     build_network: str  # docker build --network ("" = default)
@@ -91,7 +91,9 @@ class ServerSettings:
         docker = env.get("ALETHEIA_DOCKER", "docker")
         network = env.get("ALETHEIA_NETWORK", "shared")
         default_upstream = (
-            "127.0.0.1:{port}" if network == "host" else f"aletheia-{{env}}-web:{DEFAULT_PORT}"
+            "127.0.0.1:{port}"
+            if network == "host"
+            else f"aletheia-{{env}}-web-{{slot}}:{DEFAULT_PORT}"
         )
         default_static = (
             "/var/lib/docker/volumes/aletheia-{env}-static/_data"

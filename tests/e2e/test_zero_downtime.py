@@ -21,11 +21,12 @@ import pytest
 from ops import commands, slots, target
 from ops.settings import ServerSettings
 from tests.conftest import REPO_ROOT
+from tests.e2e import test_server as whole
 from tests.e2e.load import Load
 from tests.e2e.test_server import HOSTS, HTTPS_PORT, curl, deploy, git, sh
-from tests.e2e.test_server import server as whole_server  # noqa: F401 (the `server` fixture)
 
 pytestmark = pytest.mark.e2e
+server = whole.server  # its module-scoped fixture: a whole server of this module's own
 
 ENV = "staging"
 AUTH = ("tester", "s3cret")

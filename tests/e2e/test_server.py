@@ -70,6 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     for key, value in (("user.name", "e2e"), ("user.email", "e2e@example.invalid")):
         git("config", key, value, cwd=work)
     git("branch", "-f", "develop", "HEAD", cwd=work)
+    git("update-ref", "refs/heads/main", "HEAD", cwd=work)  # from a worktree of another branch too
     git("tag", "-f", "v1.0", "HEAD", cwd=work)
     git("checkout", "-q", "-b", "feature", cwd=work)
     (work / "FEATURE").write_text("a feature branch\n")

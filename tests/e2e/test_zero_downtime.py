@@ -51,8 +51,20 @@ def staging(server: dict) -> dict:
     healthcheck.write_text('import sys\n\nsys.exit("unhealthy on purpose")\n')
     git("commit", "-qam", "a release whose health check fails", cwd=work)
     sh("git", "push", "-q", "--force", "origin", "unhealthy", cwd=work)
-    deploy(server, ENV, "develop")
-    wait_for(lambda: release_served() == server["shas"]["develop"], 30)
+    out = deploy(server, ENV, "develop").stdout
+    conf = server["root"] / "nginx" / "conf.d" / f"aletheia-{ENV}.conf"
+    error_log = server["root"] / "nginx-run" / "logs" / "error.log"
+    wait_for(
+        lambda: release_served() == server["shas"]["develop"],
+        30,
+        lambda: (
+            release_served(),
+            curl(HOSTS[ENV], "/healthz", auth=True),
+            out,
+            conf.read_text(),
+            error_log.read_text()[-2000:],
+        ),
+    )
     return server
 
 
@@ -61,11 +73,13 @@ def release_served() -> str:
     return json.loads(body).get("release", "") if status == 200 else f"status {status}"
 
 
-def wait_for(condition: Callable[[], bool], seconds: float) -> None:
+def wait_for(
+    condition: Callable[[], bool], seconds: float, said: Callable[[], object] = lambda: ""
+) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert condition()
+    assert condition(), said()
 
 
 def resolved(server: dict) -> target.Target:

@@ -141,6 +141,18 @@ class Load:
         with self._lock:
             self.samples.append(sample)
 
+    def get(self, path: str, headers: dict[str, str]) -> tuple[int, str]:
+        """One request on a connection of its own (not part of the load)."""
+        conn = _Connection(self.host, self.port, timeout=self.timeout, context=self._context)
+        try:
+            conn.request("GET", path, headers={**self._headers, **headers})
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        except (OSError, http.client.HTTPException) as exc:
+            return 0, str(exc)
+        finally:
+            conn.close()
+
     # -- figures ---------------------------------------------------------------------------
 
     def ordered(self) -> list[Sample]:

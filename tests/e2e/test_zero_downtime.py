@@ -45,6 +45,8 @@ def figures(server: dict) -> Iterator[dict[str, dict[str, object]]]:
 @pytest.fixture(scope="module")
 def staging(server: dict) -> dict:
     """Staging deployed at develop, and an `unhealthy` branch whose health check fails."""
+    env_file = server["root"] / "aletheia" / "envs" / f".env.{ENV}"
+    env_file.write_text(env_file.read_text() + f"ALETHEIA_HEALTH_TOKEN={HEALTH_TOKEN}\n")
     work = server["root"] / "work"
     git("checkout", "-q", "-B", "unhealthy", "develop", cwd=work)
     healthcheck = work / "docker" / "healthcheck.py"
@@ -68,8 +70,13 @@ def staging(server: dict) -> dict:
     return server
 
 
+HEALTH_TOKEN = "e2e-zero-downtime-health-token"
+
+
 def release_served() -> str:
-    status, _, body = curl(HOSTS[ENV], "/healthz", auth=True)
+    """The release nginx serves (/healthz shows it to whoever has the health token)."""
+    probe = Load(HOSTS[ENV], HTTPS_PORT, auth=AUTH)
+    status, body = probe.get("/healthz", {"X-Health-Token": HEALTH_TOKEN})
     return json.loads(body).get("release", "") if status == 200 else f"status {status}"
 
 

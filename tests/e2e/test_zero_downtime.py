@@ -151,8 +151,14 @@ def test_a_new_image_is_deployed_without_a_failed_request(staging: dict, figures
     assert f"live web slot: {after}" in conf
     ps = sh("make", "ps", f"ENV={ENV}", cwd=REPO_ROOT, env=staging["env"]).stdout
     assert f"live web slot {after}" in ps
-    log = sh("make", "releases", f"ENV={ENV}", cwd=REPO_ROOT, env=staging["env"]).stdout
-    assert "succeeded" in log.splitlines()[-1]
+    log = sh("python3", "-m", "ops", "releases", ENV, cwd=REPO_ROOT, env=staging["env"]).stdout
+    assert "succeeded" in log.strip().splitlines()[-1]
+    entry = json.loads(
+        (staging["root"] / "aletheia" / "state" / f"releases-{ENV}.jsonl")
+        .read_text()
+        .splitlines()[-1]
+    )
+    assert entry["web_slot"] == after
 
 
 ENQUEUE = """

@@ -12,6 +12,7 @@ byte of an answer came back. Browsers and HTTP libraries resend the request then
 
 import base64
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -56,6 +57,7 @@ class Load:
     threads: int = 64
     samples: list[Sample] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)
+    idle_closed: int = 0  # idle keep-alive connections the server closed (seen before reuse)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -101,8 +103,16 @@ class Load:
             sent += 1
 
     def _connection(self, fresh: bool) -> tuple[_Connection, bool]:
-        """The thread's keep-alive connection, and whether it was used before."""
+        """The thread's keep-alive connection, and whether it was used before. One the server
+        closed while idle is seen closed (readable: its EOF) and replaced before it is used,
+        as browsers and urllib3 do."""
         conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.sock is not None:
+            readable, _, _ = select.select([conn.sock], [], [], 0)
+            fresh = fresh or bool(readable)
+            if readable:
+                with self._lock:
+                    self.idle_closed += 1
         if conn is None or fresh:
             if conn is not None:
                 conn.close()
@@ -198,7 +208,12 @@ class Load:
             "failed": sum(s.failed for s in samples),
             "errors": errors,
             "retried_keepalive": sum(s.retried for s in samples),
+            "idle_keepalive_closed": self.idle_closed,
             "longest_outage_s": round(self.longest_outage(), 2),
             "steady_p50_p99_ms": [round(v, 1) for v in steady],
             "during_p50_p99_ms": [round(v, 1) for v in during],
+            "slowest_at_s_ms": [
+                (round(s.at - begin, 1), round(s.latency * 1000))
+                for s in sorted(samples, key=lambda s: -s.latency)[:5]
+            ],
         }

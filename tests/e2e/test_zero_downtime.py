@@ -167,9 +167,9 @@ from aletheia.core.tasks import ping
 sent, end = [], time.monotonic() + {seconds}
 while time.monotonic() < end:
     value = uuid.uuid4().hex
-    ping.delay(value, 3)
+    ping.delay(value, 1)
     sent.append(value)
-    time.sleep(0.5)
+    time.sleep(1)
 print("SENT " + json.dumps(sent))
 """
 

@@ -99,6 +99,12 @@ sync-all: ## full Doctolib sync of every followed profile (here, or in a one-off
 bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a local server with 50 ms latency
 	$(RUN) python -m aletheia.catalog.bench $(BENCH_ARGS)
 
+.PHONY: bench-deploy
+bench-deploy: $(VENV_STAMP) ## a whole server here: deploy, redeploy and rollback under 50 requests/s, in place (recreate) against the switch (run under flock /tmp/aletheia-e2e.lock)
+	scripts/ensure-docker
+	DOCKER=$(DOCKER) docker/make-base-image
+	ALETHEIA_BENCH_DEPLOY=1 $(RUN) pytest -m e2e -p no:xdist -s -q tests/e2e/test_zero_downtime.py -k bench_deploy $(PYTEST_ARGS)
+
 .PHONY: bench-web
 bench-web: $(VENV_STAMP) ## benchmark the dashboard as production serves it (gunicorn 2x4) at 8, 60 and 300 centres with a year of history
 	$(RUN) python -m aletheia.dashboard.bench $(BENCH_ARGS)

@@ -281,3 +281,49 @@ def test_a_failed_migration_leaves_the_old_slot_serving(staging: dict, figures: 
 def test_a_rollback_takes_at_most_ten_seconds(staging: dict, figures: dict) -> None:
     Path(staging["root"], "zero-downtime.json").write_text(json.dumps(figures, indent=2))
     assert float(str(figures["rollback"]["operation_s"])) <= 10, figures["rollback"]
+
+
+BENCH = os.environ.get("ALETHEIA_BENCH_DEPLOY") == "1"
+
+
+@pytest.mark.skipif(not BENCH, reason="make bench-deploy (ALETHEIA_BENCH_DEPLOY=1)")
+def test_bench_deploy_recreate_against_the_switch(staging: dict) -> None:
+    """`make bench-deploy`: the same three operations with each strategy, side by side."""
+    env = staging["env"]
+    deploy(staging, ENV, "feature")  # both images exist before anything is measured
+    sh("python3", "-m", "ops", "rollback", ENV, cwd=REPO_ROOT, env=env)
+    operations: list[tuple[str, list[str]]] = [
+        ("deploy (image switch)", ["./deploy.sh", ENV, "feature"]),
+        ("redeploy, nothing changed", ["./deploy.sh", ENV, "feature"]),
+        ("rollback", ["python3", "-m", "ops", "rollback", ENV]),
+    ]
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    for strategy in ("recreate", "switch"):
+        for name, command in operations:
+            with Load(HOSTS[ENV], HTTPS_PORT, auth=AUTH, rate=50, max_seconds=300) as load:
+                time.sleep(WARM_UP)
+                load.mark("start")
+                sh(*command, "--strategy", strategy, cwd=REPO_ROOT, env=env)
+                load.mark("end")
+                time.sleep(COOL_DOWN)
+            summary = load.summary("start", "end")
+            summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+            rows.append((strategy, name, summary))
+    header = (
+        f"{'strategy':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
+        f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10}"
+    )
+    lines = [header, "-" * len(header)]
+    for strategy, name, s in rows:
+        steady, during = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
+        lines.append(
+            f"{strategy:<9} {name:<26} {s['sent']:>5} {s['failed']:>6} "
+            f"{s['longest_outage_s']:>8} {f'{steady[0]:.0f} / {steady[1]:.0f}':>18} "
+            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10}"
+        )
+    print("\nbench-deploy: 50 requests/s through nginx (TLS) on staging, during each operation\n")
+    print("\n".join(lines))
+    for strategy, name, s in rows:
+        if s["failed"]:
+            print(f"  {strategy} {name}: {s['errors']}")
+    assert all(s["failed"] == 0 for strategy, _, s in rows if strategy == "switch"), rows

@@ -63,10 +63,11 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), actionlint (workflows), docs build
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), migrations backward compatible (django-migration-linter), actionlint (workflows), docs build
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(RUN) python manage.py lintmigrations --settings config.settings.test --quiet ok ignore
 	$(RUN) actionlint
 	$(RUN) mkdocs build --strict --quiet
 
@@ -156,9 +157,9 @@ stack-migrate: ## apply migrations inside the local web container
 SERVER_ENV = @[ "$(ENV)" != local ] || { echo "make $@ needs ENV=dev|staging|prod"; exit 2; }
 
 .PHONY: deploy
-deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; STRATEGY=recreate; DRY_RUN=1)
+deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; STRATEGY=recreate; MAINTENANCE=1; DRY_RUN=1)
 	$(SERVER_ENV)
-	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup) $(if $(STRATEGY),--strategy $(STRATEGY))
+	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup) $(if $(STRATEGY),--strategy $(STRATEGY)) $(if $(MAINTENANCE),--maintenance)
 
 .PHONY: db-backup
 db-backup: ## ENV=…: pg_dump the environment's database into ROOT/backups/ENV (checksum, retention)

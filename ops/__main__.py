@@ -53,7 +53,9 @@ def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
 
 def cmd_deploy(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    outcome = deploy.deploy(env, runner, args.ref, args.skip_backup, args.strategy)
+    outcome = deploy.deploy(
+        env, runner, args.ref, args.skip_backup, args.strategy, args.maintenance
+    )
     return report(args, outcome, runner, started)
 
 
@@ -261,6 +263,12 @@ def parser() -> argparse.ArgumentParser:
         "--skip-backup",
         action="store_true",
         help="prod: do not take the pre-migration backup (recorded in the release log)",
+    )
+    sub.choices["deploy"].add_argument(
+        "--maintenance",
+        action="store_true",
+        help="deploy behind the 503 placeholder, the app stopped while it migrates (for "
+        "backward-incompatible migrations; recorded in the release log)",
     )
     sub.choices["rollback"].add_argument(
         "to", nargs="?", help="a sha (prefix) from the release log"

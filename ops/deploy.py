@@ -7,8 +7,8 @@ record. A failure stops there, names the step and the cause, keeps (or puts back
 release, frees the lock; ops/attempt.py does the bookkeeping.
 """
 
-from ops import app, backups, commands, images, locks, refs, releases, slots
-from ops.attempt import Outcome, attempt
+from ops import app, backups, commands, images, locks, nginx, refs, releases, slots
+from ops.attempt import Attempt, Outcome, attempt
 from ops.runner import Refusal, Runner
 from ops.target import Target
 
@@ -25,6 +25,7 @@ def deploy(
     ref: str | None,
     skip_backup: bool = False,
     strategy: str = "switch",
+    maintenance: bool = False,
 ) -> Outcome:
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
@@ -39,9 +40,13 @@ def deploy(
             with runner.step("build image"):
                 images.ensure_built(target.server, runner, sha)
                 release = app.with_release_files(target, runner, sha)
+        with runner.step("migration lint"):
+            lint_migrations(release, runner, this, sha, maintenance)
         if target.environment.backup_before_deploy:
             with runner.step("backup"):
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
+        if maintenance:
+            enter_maintenance(release, runner, this)
         run_release_tasks(release, runner, sha)
         app.switch_to(release, runner, this, sha, strategy)
         this.note(web_slot=slots.live(target.server, target.name) or "")
@@ -50,6 +55,56 @@ def deploy(
         this.succeed(f"{target.name} now runs {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
+
+
+LINT = ("lintmigrations", "--unapplied-migrations", "--quiet", "ok", "ignore")
+
+
+def lint_migrations(
+    target: Target, runner: Runner, this: Attempt, sha: str, maintenance: bool
+) -> None:
+    """The release's migrations not applied yet must be backward compatible (the previous
+    release serves while they run): django-migration-linter in a one-off of the new image.
+    Backward-incompatible ones are refused, unless --maintenance."""
+    if target.current_release() is None:
+        runner.say("    first deploy: no previous release to stay compatible with")
+        return
+    app.use_image(target, runner, sha)
+    result = runner.run(commands.manage(target, *LINT), check=False, capture=True)
+    if result.returncode == 0:
+        return
+    lines = (result.stdout + result.stderr).splitlines()
+    said = [line.strip() for line in lines if line.strip()]
+    detail = " | ".join(
+        line.strip() for line in lines if "... ERR" in line or line.startswith("\t")
+    )[-600:]
+    this.note(migration_lint="backward incompatible")
+    if maintenance:
+        runner.say(
+            f"    backward-incompatible migrations, deployed behind the placeholder: {detail}"
+        )
+        return
+    raise Refusal(
+        "backward-incompatible migrations (the previous release serves while they run): "
+        f"{detail or said[-1:]}; make them expand/contract (docs/deployment.md) or deploy "
+        "with --maintenance (behind the 503 placeholder)"
+    )
+
+
+def enter_maintenance(target: Target, runner: Runner, this: Attempt) -> None:
+    """--maintenance: the 503 placeholder, then the app stopped, before anything migrates;
+    the switch puts the full config back once the new release is healthy."""
+    this.note(maintenance=True)
+    previous = target.current_release()
+    if previous:
+        previous_sha = str(previous["sha"])
+        this.recover_with(
+            f"starting the previous release {previous.get('ref')} ({previous_sha[:12]}) again",
+            lambda: app.start_healthy(target.at_release(previous_sha), runner, previous_sha),
+        )
+    with runner.step("maintenance"):
+        nginx.placeholder(target, runner)
+        app.stop(target, runner)
 
 
 def backup_before_deploy(target: Target, runner: Runner, ref: str, skip: bool) -> str:

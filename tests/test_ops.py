@@ -106,6 +106,16 @@ def test_recreate_strategy_recreates_in_place(server_root: Path) -> None:
     assert "stop -t" not in out
 
 
+def test_maintenance_deploys_behind_the_placeholder_with_the_app_stopped(
+    server_root: Path,
+) -> None:
+    out = run_ops("deploy", "dev", "HEAD", "--dry-run", "--maintenance").stdout
+    assert "==> [5] maintenance" in out
+    assert "503 placeholder" in out
+    assert out.index("maintenance") < out.index("manage manage migrate")
+    assert "stop web celery celery_beat" in out
+
+
 def test_slots_ports_aliases_and_nginx_upstream(tmp_path: Path) -> None:
     from ops import slots, target
 

@@ -52,7 +52,13 @@ def staging(server: dict) -> dict:
     healthcheck = work / "docker" / "healthcheck.py"
     healthcheck.write_text('import sys\n\nsys.exit("unhealthy on purpose")\n')
     git("commit", "-qam", "a release whose health check fails", cwd=work)
-    sh("git", "push", "-q", "--force", "origin", "unhealthy", cwd=work)
+    git("checkout", "-q", "-B", "incompatible", "develop", cwd=work)
+    migration = work / "aletheia" / "catalog" / "migrations" / "0099_incompatible.py"
+    migration.write_text(INCOMPATIBLE_MIGRATION)
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "a backward-incompatible migration", cwd=work)
+    sh("git", "push", "-q", "--force", "origin", "unhealthy", "incompatible", cwd=work)
+    server["shas"]["incompatible"] = git("rev-parse", "incompatible", cwd=work)
     out = deploy(server, ENV, "develop").stdout
     conf = server["root"] / "nginx" / "conf.d" / f"aletheia-{ENV}.conf"
     error_log = server["root"] / "nginx-run" / "logs" / "error.log"
@@ -71,6 +77,14 @@ def staging(server: dict) -> dict:
 
 
 HEALTH_TOKEN = "e2e-zero-downtime-health-token"
+# a NOT NULL column without a default: the previous release's inserts would fail
+INCOMPATIBLE_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("catalog", "0005_syncresult_recent")]
+    operations = [migrations.AddField("centre", "mandatory", models.IntegerField())]
+"""
 
 
 def release_served() -> str:
@@ -276,6 +290,24 @@ def test_a_failed_migration_leaves_the_old_slot_serving(staging: dict, figures: 
     assert "migrate" in result.stderr
     assert live_slot(staging) == live
     assert release_served() == staging["shas"]["develop"]
+
+
+def test_backward_incompatible_migrations_are_refused_unless_maintenance(staging: dict) -> None:
+    live = live_slot(staging)
+    refused = deploy(staging, ENV, "incompatible", check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "backward-incompatible migrations" in refused.stderr
+    assert "NOT NULL" in refused.stderr
+    assert live_slot(staging) == live
+    assert release_served() == staging["shas"]["develop"]
+    out = deploy(staging, ENV, "incompatible", "--maintenance").stdout
+    assert "maintenance: ok" in out
+    assert release_served() == staging["shas"]["incompatible"]
+    log = (staging["root"] / "aletheia" / "state" / f"releases-{ENV}.jsonl").read_text()
+    entry = json.loads(log.splitlines()[-1])
+    assert entry["maintenance"] is True
+    assert entry["result"] == "succeeded"
+    assert json.loads(log.splitlines()[-2])["result"] == "refused"
 
 
 def test_a_rollback_takes_at_most_ten_seconds(staging: dict, figures: dict) -> None:

@@ -63,13 +63,32 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), migrations backward compatible (django-migration-linter), actionlint (workflows), docs build
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), migrations backward compatible (django-migration-linter), lint-scripts, docs build
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(RUN) python manage.py lintmigrations --settings config.settings.test --quiet ok ignore
-	$(RUN) actionlint
+	@$(MAKE) --no-print-directory lint-scripts
 	$(RUN) mkdocs build --strict --quiet
+
+# Shell scripts are found by their shebang (sh, bash, dash; tracked or new, not ignored), Dockerfiles
+# by name. The linters are the locked ones in .venv, called by path: whatever shellcheck or hadolint
+# this machine has on PATH (or in its rc/config files and SHELLCHECK_OPTS/HADOLINT_* variables)
+# changes nothing, and a missing one fails instead of falling back to PATH.
+LINT_BIN := .venv/bin
+REPO_FILES = git ls-files --cached --others --exclude-standard
+SHELL_SCRIPTS = $(sort $(shell $(REPO_FILES) -z | xargs -0 awk 'FNR == 1 && /^\#!(.*[\/ ])?(ba|da)?sh( |$$)/ { print FILENAME } { nextfile }' 2>/dev/null))
+DOCKERFILES = $(sort $(shell $(REPO_FILES) -- Dockerfile '*/Dockerfile' '*.Dockerfile'))
+unexport SHELLCHECK_OPTS $(filter HADOLINT_%,$(.VARIABLES))
+
+.PHONY: lint-scripts
+lint-scripts: $(VENV_STAMP) ## check the shell scripts (shellcheck), Dockerfiles (hadolint) and workflows (actionlint, with that shellcheck)
+	@echo "shellcheck: $(SHELL_SCRIPTS)"
+	$(LINT_BIN)/shellcheck --norc $(SHELL_SCRIPTS)
+	@echo "hadolint: $(DOCKERFILES)"
+	$(LINT_BIN)/hadolint --config .hadolint.yaml $(DOCKERFILES)
+	@# the workflows have no `shell: python` steps: pyflakes (run when found on PATH) is off
+	$(LINT_BIN)/actionlint -shellcheck "$(LINT_BIN)/shellcheck --norc" -pyflakes ""
 
 .PHONY: docs
 docs: $(VENV_STAMP) ## serve the documentation site (docs/, mkdocs) on http://localhost:8001
@@ -104,7 +123,7 @@ bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a loc
 bench-deploy: $(VENV_STAMP) ## a whole server here: deploy, redeploy and rollback under 50 requests/s, in place (recreate) against the switch (run under flock /tmp/aletheia-e2e.lock)
 	scripts/ensure-docker
 	DOCKER=$(DOCKER) docker/make-base-image
-	ALETHEIA_BENCH_DEPLOY=1 $(RUN) pytest -m e2e -p no:xdist -s -q tests/e2e/test_zero_downtime.py -k bench_deploy $(PYTEST_ARGS)
+	ALETHEIA_BENCH_DEPLOY=1 $(RUN) pytest -m e2e -p no:xdist -s -q tests/e2e/server/test_zero_downtime.py -k bench_deploy $(PYTEST_ARGS)
 
 .PHONY: bench-web
 bench-web: $(VENV_STAMP) ## benchmark the dashboard as production serves it (gunicorn 2x4) at 8, 60 and 300 centres with a year of history
@@ -133,16 +152,16 @@ up: build ## start the local stack (web on localhost:8000, db, redis, celery, be
 	@echo "Aletheia: http://localhost:8000 (make logs to follow)"
 
 .PHONY: down
-down: ## stop the local stack (volumes kept)
-	$(COMPOSE) down
+down: ## stop the local stack, or ENV=… (containers removed, data kept; prod: CONFIRM=prod or a prompt)
+	$(if $(filter local,$(ENV)),$(COMPOSE) down,$(OPS) down $(ENV) $(if $(CONFIRM),--confirm $(CONFIRM)) $(OPS_FLAGS))
 
 .PHONY: ps
 ps: ## list containers (local stack, or ENV=dev|staging|prod)
 	$(if $(filter local,$(ENV)),$(COMPOSE) ps,$(OPS) ps $(ENV))
 
 .PHONY: logs
-logs: ## follow every container's logs (local stack, or ENV=…)
-	$(if $(filter local,$(ENV)),$(COMPOSE) logs -f --tail=100,$(OPS) logs $(ENV))
+logs: ## every container's last 100 lines then follow (local, or ENV=…; SINCE=10m|2026-11-29T10:00, FOLLOW=0)
+	$(if $(filter local,$(ENV)),$(COMPOSE) logs --tail=100 $(if $(filter 0,$(FOLLOW)),,-f),$(OPS) logs $(ENV) $(if $(SINCE),--since $(SINCE)) $(if $(filter 0,$(FOLLOW)),--no-follow))
 
 .PHONY: shell
 shell: ## open a bash shell in the web container (local stack, or ENV=…)
@@ -155,6 +174,15 @@ stack-migrate: ## apply migrations inside the local web container
 # --- server environments (ENV=dev|staging|prod): python3 -m ops, standard library only ----------
 
 SERVER_ENV = @[ "$(ENV)" != local ] || { echo "make $@ needs ENV=dev|staging|prod"; exit 2; }
+
+.PHONY: server-init
+server-init: ## first-time setup of the server (ENV=… for one; APPLY=1 creates the roles, databases, Redis users); safe to re-run
+	$(OPS) server-init $(filter-out local,$(ENV)) $(if $(APPLY),--apply) $(OPS_FLAGS)
+
+.PHONY: restart
+restart: ## ENV=…: start the current release again (after an env file change, or make down)
+	$(SERVER_ENV)
+	$(OPS) restart $(ENV) $(OPS_FLAGS)
 
 .PHONY: deploy
 deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; STRATEGY=recreate; MAINTENANCE=1; DRY_RUN=1)

@@ -24,6 +24,8 @@ from ops import (
     nginx,
     releases,
     restore,
+    server_init,
+    settings,
     slots,
     target,
 )
@@ -38,6 +40,9 @@ Args = argparse.Namespace
 def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
     """How a deploy, a rollback or a restore ended: 0 done, 2 refused, 1 failed, 130 interrupted."""
     elapsed = time.monotonic() - started
+    if outcome.ok and runner.dry_run:
+        print(f"{args.command} (dry run): nothing changed; {outcome.message}")
+        return 0
     if outcome.ok:
         print(f"{args.command}: {outcome.message} in {elapsed:.1f}s ({runner.summary()})")
         return 0
@@ -74,7 +79,8 @@ def cmd_db_backup(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
     with runner.step("backup"):
         dump = backups.backup(env, runner, reason="by hand")
-    print(f"db-backup: {dump} in {time.monotonic() - started:.1f}s")
+    said = " would be written (dry run)" if runner.dry_run else ""
+    print(f"db-backup: {dump}{said} in {time.monotonic() - started:.1f}s")
     return 0
 
 
@@ -102,7 +108,11 @@ def cmd_releases(args: Args, env: Target, runner: Runner) -> int:
 
 
 def cmd_unlock(args: Args, env: Target, runner: Runner) -> int:
-    locks.release(env.server.state_dir / f"deploy-{env.name}.lock")
+    lock = env.server.state_dir / f"deploy-{env.name}.lock"
+    if runner.dry_run:
+        print(f"deploy lock of {env.name} would be removed ({lock})")
+        return 0
+    locks.release(lock)
     print(f"deploy lock of {env.name} removed")
     return 0
 
@@ -129,8 +139,47 @@ def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
 
 def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
     isolation_setup.rotate_redis_password(env, runner)
-    print(f"rotate-redis-password: {env.name} uses a new Redis password ({runner.summary()})")
+    said = "would use" if runner.dry_run else "uses"
+    print(f"rotate-redis-password: {env.name} {said} a new Redis password ({runner.summary()})")
     return 0
+
+
+def cmd_down(args: Args, env: Target, runner: Runner) -> int:
+    """Stop and remove the environment's containers (its data, static files and images are
+    kept; `python3 -m ops restart ENV` starts the current release again)."""
+    if env.name == "prod" and args.confirm != "prod" and not runner.dry_run:
+        if not sys.stdin.isatty():
+            raise Refusal("stopping prod needs --confirm prod (make down ENV=prod CONFIRM=prod)")
+        answer = input("This stops production: type prod to go on: ")
+        if answer.strip() != "prod":
+            raise Refusal("not confirmed")
+    current = env.current_release()
+    if current is not None:
+        app.use_image(env, runner, str(current["sha"]))
+        env = env.at_release(str(current["sha"]))
+    else:
+        app.use_image(env, runner, "unused")
+    with runner.step("stop and remove the containers"):
+        for slot in slots.SLOTS:  # each web slot's project (ops/slots.py), when it was used
+            if slots.overlay_path(env.server, env.name, slot).is_file():
+                runner.run(commands.compose(env, "down", "--timeout", "30", slot=slot))
+        runner.run(app.compose_command(env, "down", "--timeout", "30"))
+    said = "would be down" if runner.dry_run else "is down"
+    print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
+    return 0
+
+
+def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
+    """The last lines of every container (--tail), from --since on, then follow unless
+    --no-follow."""
+    current = env.current_release()
+    if current is None:
+        raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+    app.use_image(env, runner, str(current["sha"]))
+    code = 0
+    for command in app.logs_commands(env, runner, args.since, args.tail, not args.no_follow):
+        code = code or runner.run(command, check=False).returncode  # a dry run prints them
+    return code
 
 
 def in_environment(
@@ -187,12 +236,13 @@ ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
     ),
     "releases": (cmd_releases, False, "print the release log"),
     "ps": (cmd_ps, False, "containers, and which web slot is live"),
-    "logs": (in_environment(["logs", "-f", "--tail=100"], slot=True), False, "follow logs"),
+    "logs": (cmd_logs, False, "the last lines of every container's logs, then follow them"),
     "shell": (
         in_environment(["exec", "web", "bash"], slot=True),
         False,
         "bash in the live web container",
     ),
+    "down": (cmd_down, False, "stop and remove the containers (prod: --confirm prod)"),
     "migrate": (
         in_environment(["run", "--rm", "--no-deps", "manage", "manage", "migrate"]),
         True,
@@ -207,8 +257,10 @@ ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
 
 
 def cmd_doctor(args: Args, server: ServerSettings) -> int:
-    """One environment's table, or every server environment's without ENV."""
+    """One environment's table, or every server environment's without ENV; first, where each
+    server setting came from."""
     names = [args.env] if args.env else list(environments.server_environments())
+    print(settings.settings_report(server) + "\n")
     failed = False
     with open(os.devnull, "w") as quiet:  # the table says it all: no command echo
         for name in names:
@@ -232,6 +284,16 @@ def cmd_isolation(args: Args, server: ServerSettings, runner: Runner) -> int:
     for env in targets:
         env.require_valid_env_file()
     isolation_setup.isolate(targets, runner, apply=args.apply)
+    return 0
+
+
+def cmd_server_init(args: Args, server: ServerSettings, runner: Runner) -> int:
+    """First-time setup (docs/deployment.md): again and again, it changes nothing more."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    for name in names:
+        target.server_environment(name)  # an unknown one is refused by name
+    setup = server_init.server_init(server, runner, names, apply=args.apply)
+    print(server_init.summary(setup, names))
     return 0
 
 
@@ -293,6 +355,25 @@ def parser() -> argparse.ArgumentParser:
         "doctor", help="check an environment's part of the server (all without ENV): pass/fail"
     ).add_argument("env", nargs="?")
     sub.add_parser("prune-images", help="remove images no environment keeps")
+    sub.choices["logs"].add_argument(
+        "--since", help="from this time on: 2026-11-29T10:00, 10m, 2h (docker logs --since)"
+    )
+    sub.choices["logs"].add_argument(
+        "--tail", default="100", help="lines of each container before (default 100; all)"
+    )
+    sub.choices["logs"].add_argument(
+        "--no-follow", action="store_true", help="print and stop instead of following"
+    )
+    sub.choices["down"].add_argument("--confirm", metavar="ENV", help="required for prod")
+    p = sub.add_parser(
+        "server-init",
+        help="first-time setup of ENV (all without ENV): folders, server.env, env files, "
+        "database roles and Redis users (--apply), what is left to do by hand",
+    )
+    p.add_argument("env", nargs="?")
+    p.add_argument(
+        "--apply", action="store_true", help="create the roles, databases and Redis users"
+    )
     p = sub.add_parser(
         "isolation",
         help="print the PostgreSQL roles/databases and Redis ACL users of ENV (all without ENV)",
@@ -322,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_prune_images(args, server, runner)
         if args.command == "isolation":
             return cmd_isolation(args, server, runner)
+        if args.command == "server-init":
+            return cmd_server_init(args, server, runner)
         handler, needs_env_file, _ = ENVIRONMENT_COMMANDS[args.command]
         env = target.resolve(args.env, server)
         if needs_env_file:

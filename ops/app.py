@@ -4,6 +4,7 @@ healthy, put the previous release back, stop it. Deploys, rollbacks and restores
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ops import commands, locks, nginx, slots
@@ -12,23 +13,63 @@ from ops.runner import Runner, StepFailed
 from ops.target import Target
 
 APP_SERVICES = ("web", "celery", "celery_beat")
+APP_UID = 1000  # the image's user (docker/Dockerfile): collectstatic writes as it
 
 
 def with_release_files(target: Target, runner: Runner, sha: str) -> Target:
-    """The target running compose with release `sha`'s own compose files, extracted once from
-    its commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree)."""
+    """The target running compose with release `sha`'s own compose files, extracted from its
+    commit into $ROOT/aletheia/releases/<sha>/ (never from the checkout's working tree). The
+    folder is shared by every environment deploying that commit: each adds the files it
+    lacks (staging's overlay after dev's deploy of the same commit)."""
     folder = target.server.releases_dir / sha
-    if not folder.is_dir():
-        files = commands.release_files(target.environment, target.server)
+    files = commands.release_files(target.environment, target.server)
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
         with tempfile.TemporaryDirectory(prefix=f"aletheia-release-{sha[:12]}-") as workdir:
             tarball, partial = Path(workdir, "files.tar"), Path(workdir, "files")
             partial.mkdir()
-            runner.run(commands.git_archive_files(target.server, sha, tarball, files))
+            runner.run(commands.git_archive_files(target.server, sha, tarball, missing))
             runner.run(commands.untar(tarball, partial))
             if not runner.dry_run:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                partial.rename(folder)
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in missing:
+                    (partial / name).replace(folder / name)
     return target.at_release(sha)
+
+
+def prepare_static(target: Target, runner: Runner, sha: str) -> None:
+    """Host networking: the directory the static files are bound to exists, readable by
+    nginx's worker (0755) and writable by the image's user. Shared: a docker volume."""
+    if target.server.network != "host":
+        return
+    folder = Path(target.server.static_host_dir(target.name))
+    if runner.dry_run:
+        runner.say(f"    would make {folder} (0755, owned by uid {APP_UID})")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    if folder.stat().st_uid == APP_UID:
+        return
+    try:
+        os.chown(folder, APP_UID, APP_UID)
+    except PermissionError:  # not root (a docker group member): the image's root does it
+        runner.run(
+            [
+                target.server.docker,
+                "run",
+                "--rm",
+                "--user",
+                "0",
+                "--entrypoint",
+                "chown",
+                "-v",
+                f"{folder}:/static",
+                commands.image_name(sha),
+                f"{APP_UID}:{APP_UID}",
+                "/static",
+            ],
+            capture=True,
+        )
 
 
 def use_image(target: Target, runner: Runner, sha: str) -> None:
@@ -98,6 +139,10 @@ def _set_nginx(target: Target, runner: Runner) -> None:
         nginx.activate(target, runner)
 
 
+# The switch's steps, always all of them (docs/deployment.md numbers them within a deploy's).
+SWITCH_STEPS = ("start web", "health check", "nginx", "worker", "drain", "beat")
+
+
 def switch_to(
     target: Target,
     runner: Runner,
@@ -116,45 +161,27 @@ def switch_to(
     old = target.web_slot
     new = old if strategy == "recreate" and old else slots.other(old)
     use_image(target, runner, sha)
-    runner.say(f"    web slot: {old or 'single web'} is live, {new} gets {sha[:12]} ({strategy})")
     fresh = target.with_slot(new)
-    before = old or "the single web"
+    before = f"slot {old}" if old else "the single web"
     if not runner.dry_run:
         slots.write_overlay(fresh, new)
-    previous = target.current_release()
     if strategy == "recreate":
-        if previous:
-            previous_sha = str(previous["sha"])
-            recover(
-                f"putting back the previous release {previous.get('ref')} ({previous_sha[:12]})",
-                lambda: _recreate(target.at_release(previous_sha), runner, new, previous_sha),
-            )
-        with runner.step("recreate containers"):
-            _recreate(fresh, runner, new, sha)
-        with runner.step("health check"):
-            if not runner.dry_run:
-                wait_healthy(fresh, runner)
-        with runner.step("nginx"):
-            _set_nginx(fresh, runner)
-        if not runner.dry_run:
-            slots.record(target.server, target.name, new)
-        if old is None:
-            with runner.step("remove the single web"):
-                runner.run(commands.rm(target, None, "web", "celery"))
-        recover("", None)
+        _recreate_in_place(target, fresh, runner, recover, sha)
         return
 
     def remove_new() -> None:
         runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), check=False)
 
-    recover(f"removing the new slot {new} ({before} keeps serving)", remove_new)
-    with runner.step(f"start web ({new})"):
+    recover(f"removing slot {new} ({before} keeps serving)", remove_new)
+    with runner.step("start web"):
+        runner.say(f"    {before} serves; {sha[:12]} starts in slot {new}")
         runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), capture=True)  # leftovers
         runner.run(commands.up_slot(fresh, new, "web"), capture=True)
     with runner.step("health check"):
         if not runner.dry_run:
             wait_healthy(fresh, runner)
-    with runner.step(f"nginx -> {new}"):
+    with runner.step("nginx"):
+        runner.say(f"    upstream: slot {new}")
         _set_nginx(fresh, runner)
         if not runner.dry_run:
             slots.record(target.server, target.name, new)
@@ -168,10 +195,11 @@ def switch_to(
         runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), check=False)
 
     recover(f"nginx back to {before}, slot {new} removed", put_back)
-    with runner.step(f"worker ({new})"):  # the new worker runs before the old one is stopped
+    with runner.step("worker"):  # the new worker runs before the old one is stopped
         runner.run(commands.up_slot(fresh, new, "celery"), capture=True)
     recover("", None)  # from here on the new release serves; what follows only stops the old
-    with runner.step(f"drain {before}"):
+    with runner.step("drain"):
+        runner.say(f"    {before}: SIGTERM to its web (up to {drain_seconds()}s), then its worker")
         if not runner.dry_run:
             time.sleep(settle_seconds())
         runner.run(commands.stop(target, old, "web", timeout=drain_seconds()), capture=True)
@@ -181,7 +209,75 @@ def switch_to(
         runner.run(commands.up_beat(fresh), capture=True)
 
 
+def _recreate_in_place(
+    target: Target,
+    fresh: Target,
+    runner: Runner,
+    recover: Callable[[str, Callable[[], None] | None], None],
+    sha: str,
+) -> None:
+    """--strategy recreate: the live slot's containers replaced where they run."""
+    new = str(fresh.web_slot)
+    previous = target.current_release()
+    if previous:
+        previous_sha = str(previous["sha"])
+        recover(
+            f"putting back the previous release {previous.get('ref')} ({previous_sha[:12]})",
+            lambda: _recreate(target.at_release(previous_sha), runner, new, previous_sha),
+        )
+    with runner.step("start web"):
+        runner.say(f"    slot {new}: web and worker recreated in place (recreate)")
+        _recreate(fresh, runner, new, sha)
+    with runner.step("health check"):
+        if not runner.dry_run:
+            wait_healthy(fresh, runner)
+    with runner.step("nginx"):
+        _set_nginx(fresh, runner)
+        if not runner.dry_run:
+            slots.record(target.server, target.name, new)
+    with runner.step("worker"):
+        runner.say("    skipped: recreated with the web (recreate)")
+    with runner.step("drain"):
+        if target.web_slot is None:
+            runner.run(commands.rm(target, None, "web", "celery"), capture=True)
+        else:
+            runner.say("    skipped: nothing ran beside (recreate)")
+    with runner.step("beat"):
+        runner.say("    recreated with the web (recreate)")
+    recover("", None)
+
+
 def _recreate(target: Target, runner: Runner, slot: str, sha: str) -> None:
     use_image(target, runner, sha)
     runner.run(commands.up_slot(target, slot, *slots.SLOT_SERVICES), capture=True)
     runner.run(commands.up_beat(target), capture=True)
+
+
+def logs_commands(
+    target: Target, runner: Runner, since: str | None, tail: str, follow: bool
+) -> list[list[str]]:
+    """`make logs`: the last `tail` lines (from `since` on), following unless told not to.
+    Compose v1 has no `logs --since`: each container's `docker logs --since`, then (to follow)
+    compose's own follow of the new lines."""
+    follow_flags = ["-f"] if follow else []
+    if not since:
+        return [commands.compose(target, "logs", *follow_flags, f"--tail={tail}")]
+    if target.server.compose[-1] == "compose":  # v2
+        return [commands.compose(target, "logs", *follow_flags, "--since", since, f"--tail={tail}")]
+    listed = runner.run(
+        [
+            target.server.docker,
+            "ps",
+            "--filter",
+            f"label=com.docker.compose.project={commands.project_name(target.environment)}",
+            "--format",
+            "{{.Names}}",
+        ],
+        capture=True,
+        mutating=False,
+    )
+    found = [
+        [target.server.docker, "logs", "--since", since, f"--tail={tail}", name]
+        for name in sorted(listed.stdout.split())
+    ]
+    return found + ([commands.compose(target, "logs", "--tail=0", "-f")] if follow else [])

@@ -154,7 +154,7 @@ def prune(settings: ServerSettings, runner: Runner, name: str, spare: Path | Non
         if spare is None or dump.resolve() != spare.resolve()
     ]
     for dump in to_prune(dated, settings.backup_keep, settings.backup_max_age_days, time.time()):
-        runner.say(f"    retention: deleting {dump.name}")
+        runner.say(f"    retention: {'would delete' if runner.dry_run else 'deleting'} {dump.name}")
         if not runner.dry_run:
             for path in (dump, *sidecars(dump)):
                 path.unlink(missing_ok=True)
@@ -167,8 +167,10 @@ def sweep_partials(folder: Path, runner: Runner) -> None:
     """`.partial` files left by a backup that was killed (none is written for hours)."""
     for partial in folder.glob("*.partial"):
         if time.time() - partial.stat().st_mtime > STALE_PARTIAL_SECONDS:
-            runner.say(f"    removing {partial.name}, left by a backup that did not finish")
-            partial.unlink(missing_ok=True)
+            verb = "would remove" if runner.dry_run else "removing"
+            runner.say(f"    {verb} {partial.name}, left by a backup that did not finish")
+            if not runner.dry_run:
+                partial.unlink(missing_ok=True)
 
 
 def free_space_needed(last: Path | None) -> int:

@@ -1,9 +1,9 @@
 """The deploy flow (docs/deployment.md, "Deploying") and rollbacks.
 
-lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) -> backup (prod)
--> migrate -> collectstatic -> periodic tasks -> the switch (ops/app.py: new slot, health,
-nginx, drain of the old slot, beat) -> prune images ->
-record. A failure stops there, names the step and the cause, keeps (or puts back) the previous
+lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) -> migration
+lint -> backup (prod) -> maintenance (--maintenance) -> check -> migrate -> collectstatic ->
+periodic tasks -> the switch (ops/app.py: start web, health check, nginx, worker, drain, beat)
+-> prune images -> record. A failure stops there, names the step and the cause, keeps (or puts back) the previous
 release, frees the lock; ops/attempt.py does the bookkeeping.
 """
 
@@ -16,6 +16,21 @@ RELEASE_TASKS = (
     ("migrate", ("migrate", "--noinput")),
     ("collectstatic", ("collectstatic", "--noinput", "-v0")),
     ("periodic tasks", ("sync_periodic_tasks",)),
+)
+# The numbered steps a deploy prints, always all of them (one that does not apply to the
+# environment says "skipped" and why): docs/deployment.md lists them with these numbers, and
+# tests/test_ops.py checks that both agree.
+DEPLOY_STEPS = (
+    "fetch",
+    "resolve ref",
+    "build image",
+    "migration lint",
+    "backup",
+    "maintenance",
+    "check",
+    *(label for label, _ in RELEASE_TASKS),
+    *app.SWITCH_STEPS,
+    "prune images",
 )
 
 
@@ -42,17 +57,26 @@ def deploy(
                 release = app.with_release_files(target, runner, sha)
         with runner.step("migration lint"):
             lint_migrations(release, runner, this, sha, maintenance)
-        if target.environment.backup_before_deploy:
-            with runner.step("backup"):
+        with runner.step("backup"):
+            if target.environment.backup_before_deploy:
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
-        if maintenance:
-            enter_maintenance(release, runner, this)
+            else:
+                runner.say(
+                    f"    skipped: {target.name} takes no backup before deploying "
+                    "(environments.toml: backup_before_deploy)"
+                )
+        with runner.step("maintenance"):
+            if maintenance:
+                enter_maintenance(release, runner, this)
+            else:
+                runner.say("    skipped: the previous release serves until the switch")
         run_release_tasks(release, runner, sha)
         app.switch_to(release, runner, this, sha, strategy)
         this.note(web_slot=slots.live(target.server, target.name) or "")
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
-        this.succeed(f"{target.name} now runs {ref} ({sha[:12]})")
+        runs = "would run" if runner.dry_run else "now runs"
+        this.succeed(f"{target.name} {runs} {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
 
@@ -102,9 +126,8 @@ def enter_maintenance(target: Target, runner: Runner, this: Attempt) -> None:
             f"starting the previous release {previous.get('ref')} ({previous_sha[:12]}) again",
             lambda: app.start_healthy(target.at_release(previous_sha), runner, previous_sha),
         )
-    with runner.step("maintenance"):
-        nginx.placeholder(target, runner)
-        app.stop(target, runner)
+    nginx.placeholder(target, runner)
+    app.stop(target, runner)
 
 
 def backup_before_deploy(target: Target, runner: Runner, ref: str, skip: bool) -> str:
@@ -123,9 +146,15 @@ DEPLOY_CHECK = ("check", ("check", "--deploy", "--fail-level", "WARNING"))
 def run_release_tasks(target: Target, runner: Runner, sha: str) -> None:
     """One-off containers of the new image, while the previous release still serves."""
     app.use_image(target, runner, sha)
-    checks = (DEPLOY_CHECK,) if target.environment.settings == "production" else ()
-    for label, args in (*checks, *RELEASE_TASKS):
+    with runner.step(DEPLOY_CHECK[0]):
+        if target.environment.settings == "production":
+            app.run_manage(target, runner, *DEPLOY_CHECK[1])
+        else:
+            runner.say("    skipped: development settings (check --deploy is for production)")
+    for label, args in RELEASE_TASKS:
         with runner.step(label):
+            if label == "collectstatic":
+                app.prepare_static(target, runner, sha)
             app.run_manage(target, runner, *args)
 
 
@@ -165,7 +194,8 @@ def rollback(target: Target, runner: Runner, to: str | None, strategy: str = "sw
             back = app.with_release_files(target, runner, sha)
         app.switch_to(back, runner, this, sha, strategy)
         this.note(web_slot=slots.live(target.server, target.name) or "")
-        this.succeed(f"{target.name} rolled back to {ref} ({sha[:12]})")
+        went = "would roll back" if runner.dry_run else "rolled back"
+        this.succeed(f"{target.name} {went} to {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
 

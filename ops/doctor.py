@@ -6,8 +6,13 @@ and Redis are checked from inside the running web container by the release itsel
 DATABASE_URL, the matrix's Redis db numbers).
 """
 
+import base64
+import datetime
+import http.client
 import json
 import shutil
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,19 +160,39 @@ def check_database_role(ctx: Context) -> tuple[str, str]:
     return PASS, "no other environment's database, no superuser"
 
 
+def seconds_since_release(ctx: Context) -> float | None:
+    """How long ago the current release started running (its release-log entry)."""
+    current = ctx.target.current_release()
+    try:
+        at = datetime.datetime.strptime(str((current or {})["at"]), "%Y-%m-%dT%H:%M:%S%z")
+    except (KeyError, ValueError):
+        return None
+    return time.time() - at.timestamp()
+
+
 def check_workers(ctx: Context) -> tuple[str, str]:
-    """Beat schedules the heartbeat task, a worker runs it: a recent one proves both."""
+    """Beat schedules the heartbeat task, a worker runs it: a recent one proves both. Right
+    after a deploy the first heartbeat has had no time yet: a grace period of the same
+    3 intervals + 30 s, counted from the release's start."""
     if ctx.probe is None:
         return FAIL, f"not checked: {ctx.probe_error}"
     every, age = ctx.probe["heartbeat"]
     assert isinstance(every, float)
+    grace = 3 * every + 30
+    if age is None or age > grace:
+        since = seconds_since_release(ctx)
+        if since is not None and since <= grace:
+            return PASS, (
+                f"waiting for the first heartbeat of this release, started {since:.0f}s ago "
+                f"(grace {grace:.0f}s: beat schedules it every {every:.0f}s)"
+            )
     if age is None:
         return FAIL, "no heartbeat ever: beat or the worker is not running"
     assert isinstance(age, float)
     detail = (
         f"last heartbeat {age:.0f}s ago (beat schedules it every {every:.0f}s, a worker runs it)"
     )
-    if age > 3 * every + 30:
+    if age > grace:
         return FAIL, f"{detail}: beat or the worker has stopped"
     return PASS, detail
 
@@ -259,6 +284,85 @@ def check_release(ctx: Context) -> tuple[str, str]:
     return PASS, f"{label} healthy: /healthz 200"
 
 
+STATIC_PROBE = "/static/core/aletheia.css"  # a file every release ships
+DOCTOR_USER = "aletheia-doctor"  # its password: ServerSettings.doctor_credentials (server-init)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to nginx's address with the environment's host name as SNI and Host."""
+
+    def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = (
+            False,
+            ssl.CERT_NONE,
+        )  # the certificate row checks it
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._address, self._tls = address, context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def fetch_through_nginx(ctx: Context, path: str) -> int:
+    """The status nginx answers for `path` of this environment, as a browser would ask it."""
+    settings, host = ctx.settings, nginx.host_name(ctx.environment)
+    address, port = nginx_address(settings)
+    connection = _PinnedHTTPS(address, host, port, 10)
+    headers = {"Host": host, "User-Agent": "aletheia-doctor"}
+    credentials = doctor_credentials(settings)
+    if ctx.environment.proxy_auth == "basic" and credentials:
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+    try:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def nginx_address(settings: ServerSettings) -> tuple[str, int]:
+    """Where this host reaches nginx's HTTPS: ALETHEIA_NGINX_ADDRESS, `host` (on nginx's
+    HTTPS port) or `host:port` (a container's port published elsewhere)."""
+    host, _, port = settings.nginx_address.partition(":")
+    return host, int(port) if port else settings.nginx_https_port
+
+
+def doctor_credentials(settings: ServerSettings) -> str:
+    path = settings.doctor_credentials
+    return path.read_text().strip() if path.is_file() else ""
+
+
+def check_through_nginx(ctx: Context) -> tuple[str, str]:
+    """What a visitor gets: /healthz and a static file through nginx, with the real Host."""
+    if ctx.target.current_release() is None:
+        return FAIL, "nothing deployed yet"
+    files = nginx.paths(ctx.environment, ctx.settings)
+    if not files["active"].exists() or (
+        files["full"].exists() and files["active"].read_text() != files["full"].read_text()
+    ):
+        return WARN, "not checked: the full nginx config is not active"
+    where = "{}:{}".format(*nginx_address(ctx.settings))
+    try:
+        answers = {path: fetch_through_nginx(ctx, path) for path in ("/healthz", STATIC_PROBE)}
+    except OSError as exc:
+        return FAIL, f"nginx at {where} not answering: {exc}"
+    said = ", ".join(f"{path} {status}" for path, status in answers.items())
+    if all(status == 200 for status in answers.values()):
+        return PASS, f"https://{nginx.host_name(ctx.environment)} via {where}: {said}"
+    if set(answers.values()) == {401} and not doctor_credentials(ctx.settings):
+        return WARN, (
+            f"{said}: basic auth asked, and the doctor has no credentials "
+            f"({ctx.settings.doctor_credentials}: make server-init writes them)"
+        )
+    hint = (
+        f" (static files: is {ctx.settings.static_host_dir(ctx.environment.name)} readable by nginx?)"
+        if answers[STATIC_PROBE] in (403, 404)
+        else ""
+    )
+    return FAIL, f"{said}{hint}"
+
+
 CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
     ("env file", check_env_file),
     ("database", check_database),
@@ -270,6 +374,7 @@ CHECKS: list[tuple[str, Callable[[Context], tuple[str, str]]]] = [
     ("certificate", check_certificate),
     ("backup disk space", check_backup_space),
     ("running release", check_release),
+    ("through nginx", check_through_nginx),
 ]
 
 

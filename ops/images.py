@@ -45,8 +45,20 @@ def kept_shas(logs: dict[str, list[dict[str, object]]], keep: int) -> set[str]:
     return kept
 
 
-def to_prune(images: list[str], kept: set[str]) -> list[str]:
-    return [image for image in images if image.partition(":")[2] not in kept]
+def recorded_shas(logs: dict[str, list[dict[str, object]]]) -> set[str]:
+    """Every sha a release log of this server names, whatever the result."""
+    return {str(entry["sha"]) for entries in logs.values() for entry in entries if entry.get("sha")}
+
+
+def to_prune(images: list[str], kept: set[str], recorded: set[str]) -> list[str]:
+    """The images of this server's releases that no environment keeps. An image no release
+    log of this server recorded (another server root on the same docker, a build by hand) is
+    not this server's to remove."""
+    return [
+        image
+        for image in images
+        if image.partition(":")[2] in recorded and image.partition(":")[2] not in kept
+    ]
 
 
 def busy_environments(settings: ServerSettings, besides: str = "") -> list[str]:
@@ -82,16 +94,24 @@ def prune(
             if ":" in line and "<none>" not in line
         }
     )  # untagged layers go with docker's own `image prune`
+    recorded = recorded_shas(logs)
+    unrecorded = [image for image in images if image.partition(":")[2] not in recorded]
     removed = []
-    for image in to_prune(images, kept):
+    for image in to_prune(images, kept, recorded):
         result = runner.run(commands.image_remove(settings, image), check=False, capture=True)
         if result.returncode == 0:
             removed.append(image)
         else:
             runner.say(f"    kept {image}: {(result.stderr or '').strip()[-160:]}")
+    verb = "would be removed" if runner.dry_run else "removed"
     runner.say(
-        f"    {len(removed)} image(s) removed, {len(kept)} release image(s) kept "
+        f"    {len(removed)} image(s) {verb}, {len(kept)} release image(s) kept "
         f"(last {settings.images_keep} releases of each environment)"
+        + (
+            f", {len(unrecorded)} left alone (in no release log of this server)"
+            if unrecorded
+            else ""
+        )
     )
     return removed
 

@@ -63,6 +63,9 @@ def write_acl_file(server: ServerSettings, runner: Runner, rules: list[str]) -> 
             f"    would write {path}:\n" + "".join(f"      {line}\n" for line in text.splitlines())
         )
         return path
+    if path.is_file() and path.read_text() == text:
+        runner.say(f"    {path}: unchanged")
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
@@ -72,15 +75,26 @@ def write_acl_file(server: ServerSettings, runner: Runner, rules: list[str]) -> 
     return path
 
 
-def acl_load(server: ServerSettings, runner: Runner) -> None:
+NOT_LOADED_YET = ("not configured to use an ACL file", "WRONGPASS", "NOAUTH", "Could not connect")
+
+
+def acl_load(server: ServerSettings, runner: Runner) -> bool:
+    """Make the running Redis read the ACL file. A Redis not yet started with `aclfile` (a
+    fresh server) is told how to load it; an ACL file Redis rejects is a refusal."""
     runner.env["REDISCLI_AUTH"] = admin_password(server, runner)
     result = runner.run([*server.redis_admin, "ACL", "LOAD"], check=False, capture=True)
     said = (result.stdout + result.stderr).strip()
-    if result.returncode != 0 or said.startswith(("ERR", "NOAUTH", "WRONGPASS")):
-        raise Refusal(
-            f"Redis did not load {server.redis_acl_file}: {said[-200:]} — the server's Redis must "
-            f"run with `aclfile` pointing at it (docs/deployment.md, first-time setup)"
+    if result.returncode == 0 and not said.startswith(("ERR", "NOAUTH", "WRONGPASS")):
+        return True
+    if runner.dry_run:
+        return False
+    if any(reason in said for reason in NOT_LOADED_YET):
+        runner.say(
+            f"    not loaded yet ({said[-120:]}): start (or restart) the server's Redis with "
+            f"`--aclfile` reading {server.redis_acl_file} (docs/deployment.md, Security model)"
         )
+        return False
+    raise Refusal(f"Redis refused {server.redis_acl_file}: {said[-200:]}")
 
 
 def apply_postgres(target: Target, runner: Runner) -> None:
@@ -149,7 +163,8 @@ def rotate_redis_password(target: Target, runner: Runner) -> None:
         both += " #" + isolation.password_digest(urllib.parse.unquote(old))
     with runner.step("redis: accept both passwords"):
         write_acl_file(server, runner, all_rules(server, [both], [target]))
-        acl_load(server, runner)
+        if not acl_load(server, runner) and not runner.dry_run:
+            raise Refusal("the server's Redis did not load the ACL file: the password is unchanged")
     with runner.step("env file"):
         url = with_redis_password(target.env_file.get("REDIS_URL"), user, new)
         if runner.dry_run:

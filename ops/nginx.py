@@ -5,7 +5,6 @@ aletheia-ENV.conf (the active one: a copy of one of them), aletheia-http.conf (h
 the rate-limit zone).
 """
 
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -33,11 +32,8 @@ class NginxPorts:
     https: int = 443
 
     @classmethod
-    def from_environment(cls) -> "NginxPorts":
-        return cls(
-            int(os.environ.get("ALETHEIA_NGINX_HTTP_PORT", "80")),
-            int(os.environ.get("ALETHEIA_NGINX_HTTPS_PORT", "443")),
-        )
+    def of(cls, settings: ServerSettings) -> "NginxPorts":
+        return cls(settings.nginx_http_port, settings.nginx_https_port)
 
 
 def host_name(environment: Environment) -> str:
@@ -272,7 +268,7 @@ def activate(target: Target, runner: Runner) -> None:
     files = write_templates(
         environment,
         server,
-        NginxPorts.from_environment(),
+        NginxPorts.of(server),
         slots.port(target, target.web_slot),
         slot=target.web_slot,
     )

@@ -48,7 +48,9 @@ def restore(
             )
             this.note(safety_backup=safety.name)
         replace_data(target, runner, this, database, dump, anonymise)
-        this.succeed(f"{dump.name} restored into {target.name}")
+        this.succeed(
+            f"{dump.name} {'would be restored' if runner.dry_run else 'restored'} into {target.name}"
+        )
     assert this.outcome is not None
     if not this.outcome.ok and "safety_backup" in this.notes:
         note = f" (the data as it was is also in {this.notes['safety_backup']})"
@@ -93,7 +95,8 @@ def replace_data(
             preamble=backups.RESTORE_PREAMBLE,
             trailer=backups.restore_sql_trailer(anonymise),
         )
-        runner.say(f"    {backups.human(size)} of SQL applied in one transaction")
+        if not runner.dry_run:
+            runner.say(f"    {backups.human(size)} of SQL applied in one transaction")
     if current:
         with runner.step("migrate"):
             app.run_manage(target, runner, "migrate", "--noinput")

@@ -41,11 +41,13 @@ class Target:
             raise Refusal(self.env_file.problems[0])
 
     def compose_env(self, image: str) -> dict[str, str]:
-        """What the compose files interpolate (the image to run, where the env file is)."""
+        """What the compose files interpolate (the image to run, where the env file is, the
+        directory the static volume is bound to under host networking)."""
         return {
             "ALETHEIA_IMAGE": image,
             "ALETHEIA_SERVER_ROOT": str(self.server.root),
             "ALETHEIA_ENV_NAME": self.name,
+            "ALETHEIA_STATIC_HOST_DIR": self.server.static_host_dir(self.name),
         }
 
     def current_release(self) -> dict[str, object] | None:
@@ -59,10 +61,33 @@ def server_environment(name: str) -> Environment:
     return servers[name]
 
 
+def port_clashes(name: str, server: ServerSettings, port: int) -> list[str]:
+    """Host networking: the other environments whose web listens on the same PORT."""
+    if server.network != "host":
+        return []
+    clashes = []
+    for other_name, other in environments.server_environments().items():
+        path = server.root / other.env_file
+        if other_name == name or not path.is_file():
+            continue
+        other_port = envfile.parse(path.read_text()).get("PORT") or str(envfile.DEFAULT_PORT)
+        if other_port == str(port):
+            clashes.append(other_name)
+    return clashes
+
+
 def resolve(name: str, server: ServerSettings) -> Target:
     environment = server_environment(name)
     overlay_keys = frozenset(compose.app_environment(environment))
     env_file = envfile.read(server.root / environment.env_file, environment, overlay_keys)
+    if env_file.values and not env_file.problems:
+        clashes = port_clashes(name, server, env_file.web_port)
+        if clashes:
+            problem = (
+                f"env file {env_file.path}: PORT {env_file.web_port} is also {', '.join(clashes)}'s"
+                " — under host networking each environment's web needs its own PORT"
+            )
+            env_file = replace(env_file, problems=(*env_file.problems, problem))
     found = Target(environment, server, env_file, web_slot=slots.live(server, name))
     current = found.current_release()
     return found.at_release(str(current["sha"])) if current else found

@@ -81,8 +81,10 @@ SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
 
 # What every server env file holds besides the data services: the secret key, and the email
 # settings the matrix's `email` asks for (staging: Brevo, prod: SMTP; never used by the tests).
+HEALTH_TOKEN = "e2e-health-token-0123456789abcdef"  # X-Health-Token: /healthz's details
 ENV_FILE_DEFAULTS = {
     "DJANGO_SECRET_KEY": SECRET,
+    "ALETHEIA_HEALTH_TOKEN": HEALTH_TOKEN,
     "BREVO_API_KEY": "xkeysib-unused-by-tests",
     "EMAIL_URL": "smtp://127.0.0.1:2525",
 }

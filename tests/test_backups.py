@@ -249,7 +249,9 @@ def test_image_retention_never_prunes_what_another_environment_keeps() -> None:
     kept = images.kept_shas(logs, keep=2)
     assert kept == {"c", "d", "b", "a"}  # dev: d, c; staging: c, b; prod: a
     existing = [f"aletheia:{sha}" for sha in ("a", "b", "c", "d", "x", "old")]
-    assert images.to_prune(existing, kept) == ["aletheia:x", "aletheia:old"]
+    recorded = images.recorded_shas(logs)
+    # x failed (recorded): removed; "old" is in no release log of this server: left alone
+    assert images.to_prune(existing, kept, recorded) == ["aletheia:x"]
     assert images.kept_shas(logs, keep=1) == {"d", "c", "a"}
 
 

@@ -239,6 +239,7 @@ def isolated_server(tmp_path: Path) -> Iterator[dict[str, object]]:
             tmp_path / "aletheia" / "envs" / f".env.{name}",
             DATABASE_URL=f"postgres://{role}:{passwords[name]}@127.0.0.1:5432/{role}",
             REDIS_URL=f"redis://aletheia-{name}:{passwords[name]}@127.0.0.1:{port}",
+            PORT={"staging": "18302", "prod": "18303"}[name],  # host networking: one each
         )
     env = {
         **os.environ,

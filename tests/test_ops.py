@@ -276,6 +276,7 @@ def test_every_ops_command_has_a_handler() -> None:
         "doctor",
         "prune-images",
         "isolation",
+        "server-init",
         "generate",
         "compose-overlays",
     }

@@ -16,51 +16,32 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def commit(repo: Path, message: str) -> str:
+    git(
+        repo,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        message,
+    )
+    return git(repo, "rev-parse", "HEAD")
+
+
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A server checkout whose origin has develop (two commits) and a feature branch."""
     origin, checkout = tmp_path / "origin", tmp_path / "aletheia" / "repo"
     origin.mkdir()
     git(origin, "init", "-q", "-b", "develop")
-    git(
-        origin,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "one",
-    )
-    first = git(origin, "rev-parse", "HEAD")
-    git(
-        origin,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "two",
-    )
+    first = commit(origin, "one")
+    commit(origin, "two")
     git(origin, "checkout", "-q", "-b", "feature")
-    git(
-        origin,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "wip",
-    )
-    feature = git(origin, "rev-parse", "HEAD")
+    feature = commit(origin, "wip")
     subprocess.run(["git", "clone", "-q", str(origin), str(checkout)], check=True)
     write_env_file(
         tmp_path / "aletheia" / "envs" / ".env.dev",

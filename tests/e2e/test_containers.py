@@ -7,7 +7,6 @@ on this machine every container uses the host network and loopback addresses.
 
 import json
 import os
-import shutil
 import socket
 import time
 import urllib.request
@@ -20,15 +19,12 @@ import pytest
 import yaml
 from celery import Celery
 
-from ops.environments import load
-from tests.helpers import DOCKER, run_command
+from tests.e2e.conftest import COMPOSE, MATRIX, POSTGRES, SERVER_ENVIRONMENTS
+from tests.helpers import DOCKER, run_command, write_env_file
 
 pytestmark = pytest.mark.e2e
 
-COMPOSE = ["docker-compose"] if shutil.which("docker-compose") else [DOCKER, "compose"]
-MATRIX = load()
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
-SECRET = "x7Jq2mVb9LpZt4WcR8nYs3KdHf6GaE1uQoTiXv5BzNlMjPwCy0"
+LOCAL_HOST = MATRIX["local"].host.partition(":")[0]  # localhost, without runserver's port
 
 
 run = run_command
@@ -66,10 +62,10 @@ def image(git_sha: str) -> str:
 
 @pytest.fixture
 def server_root(tmp_path: Path) -> Path:
-    envs = tmp_path / "aletheia" / "envs"
-    envs.mkdir(parents=True)
-    for name in ("dev", "staging", "prod"):
-        (envs / f".env.{name}").write_text(f"E2E_ENV_FILE={name}\n")
+    for name in SERVER_ENVIRONMENTS:
+        env_file = tmp_path / MATRIX[name].env_file
+        env_file.parent.mkdir(parents=True, exist_ok=True)
+        env_file.write_text(f"E2E_ENV_FILE={name}\n")
     return tmp_path
 
 
@@ -139,7 +135,7 @@ def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode != 0
-    assert f"{tmp_path}/aletheia/envs/.env.prod" in result.stderr
+    assert f"{tmp_path}/{MATRIX['prod'].env_file}" in result.stderr
 
 
 def own_static_volume(config: dict, project: str) -> dict:
@@ -166,12 +162,13 @@ def e2e_database() -> Iterator[str]:
 def prod_stack(image: str, server_root: Path, tmp_path: Path, e2e_database: str) -> Iterator[dict]:
     database = e2e_database
     port = free_port()
-    env_file = server_root / "aletheia" / "envs" / ".env.prod"
-    env_file.write_text(
-        f"DJANGO_SECRET_KEY={SECRET}\nDATABASE_URL={POSTGRES}/{database}\nREDIS_URL=redis://127.0.0.1:6379\n"
-        f"EMAIL_URL=smtp://127.0.0.1:2525\nPORT={port}\nALETHEIA_HEARTBEAT_SECONDS=2\n"
+    write_env_file(
+        server_root / MATRIX["prod"].env_file,
+        DATABASE_URL=f"{POSTGRES}/{database}",
+        REDIS_URL="redis://127.0.0.1:6379",
+        PORT=str(port),
+        ALETHEIA_HEARTBEAT_SECONDS="2",
     )
-    env_file.chmod(0o600)
     project = f"aletheia-e2e-{uuid.uuid4().hex[:6]}"
     config = own_static_volume(compose_config("prod", server_root, image, network="host"), project)
     assert all(s["network_mode"] == "host" for s in config["services"].values())
@@ -284,12 +281,12 @@ def test_local_stack_web_runs_from_the_mounted_source(
     ]
     try:
         run(*compose, "up", "-d", "web")
-        stack = {"port": port, "host": "localhost"}
+        stack = {"port": port, "host": LOCAL_HOST}
         _status, body = wait_for(
             lambda: (lambda r: r if r[0] == 200 else None)(healthz(stack)), 120, "local healthz 200"
         )
         assert body["checks"]["migrations"]["detail"] == "all applied"  # migrated on start
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "localhost"})
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": LOCAL_HOST})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert "La source de vérité" in response.read().decode()  # catalogs compiled on start
     finally:

@@ -10,29 +10,52 @@ inside shared_postgres as the environment's own role with its password.
 """
 
 import json
+import os
+import re
 import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.helpers import (
-    DOCKER,
-    run_command,
-    self_signed_certificate,
-    tear_down_environment,
-    write_env_file,
+from tests.e2e.conftest import (
+    Server,
+    bare_remote,
+    clone_checkout,
+    host,
+    make_certificate,
+    server_settings,
+    wait_until,
 )
+from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment, write_env_file
 
 pytestmark = pytest.mark.e2e
 
-HOST = "aletheia.groupe-suffren.com"
-HTTP_PORT, HTTPS_PORT = 18280, 18643
 PASSWORD = "s3cr&t pw/with:odd@chars"
+HTTP_PORT, HTTPS_PORT = 18280, 18643
+PASSWORDS = {"prod": PASSWORD, "staging": "another s3cr&t for staging"}
+REDIS_PASSWORDS = {
+    "prod": "prod-redis-password-0123456789",
+    "staging": "staging-redis-pw-0123456789",
+}
+# the stand-in's own command, reading the ACL file the first-time setup writes
+REDIS_COMMAND = [
+    "redis-server",
+    "--bind",
+    "0.0.0.0",
+    "--protected-mode",
+    "no",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--aclfile",
+    "/etc/aletheia-redis/users.acl",
+]
 STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"
 
 sh = run_command
@@ -53,60 +76,64 @@ def build_standins() -> None:
         )
 
 
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not ready after {seconds:.0f}s"
-        time.sleep(0.5)
+@dataclass
+class SharedServer(Server):
+    """The server with its shared containers: `containers` names postgres, redis and nginx."""
+
+    containers: dict[str, str] | None = None
+
+    @property
+    def postgres(self) -> str:
+        assert self.containers
+        return self.containers["postgres"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
     started = time.monotonic()
     build_standins()
     root = tmp_path_factory.mktemp("shared-server")
     run_id = uuid.uuid4().hex[:6]
     network = f"aletheia-e2e-{run_id}"
     names = {s: f"e2e_{run_id}_{s}" for s in ("postgres", "redis", "nginx")}
-    remote, checkout = root / "remote.git", root / "aletheia" / "repo"
-    sh("git", "clone", "-q", "--bare", str(REPO_ROOT), str(remote))
+    remote = bare_remote(root)
     sh("git", "-C", str(remote), "tag", "-f", "v1.0", "HEAD")
-    sh("git", "clone", "-q", str(remote), str(checkout))
+    checkout = clone_checkout(root, remote)
     sha = sh("git", "-C", str(remote), "rev-parse", "v1.0^{commit}").stdout.strip()
 
-    password = urllib.parse.quote(PASSWORD, safe="")
-    write_env_file(
-        root / "aletheia" / "envs" / ".env.prod",
-        DATABASE_URL=f"postgres://aletheia_prod:{password}@{names['postgres']}:5432/aletheia_prod",
-        REDIS_URL=f"redis://{names['redis']}:6379",
-        GUNICORN_WORKERS="1",
-        ALETHEIA_HEARTBEAT_SECONDS="2",
-    )
+    # each environment its own PostgreSQL role and Redis user, as docs/deployment.md's
+    # Security model sets them up (ops isolation --apply, below)
+    for name in ("prod", "staging"):
+        password = urllib.parse.quote(PASSWORDS[name], safe="")
+        write_env_file(
+            root / "aletheia" / "envs" / f".env.{name}",
+            DATABASE_URL=f"postgres://aletheia_{name}:{password}@{names['postgres']}:5432/aletheia_{name}",
+            REDIS_URL=f"redis://aletheia-{name}:{REDIS_PASSWORDS[name]}@{names['redis']}:6379",
+            GUNICORN_WORKERS="1",
+            ALETHEIA_HEARTBEAT_SECONDS="2",
+        )
+    acl_dir = root / "redis"
+    acl_dir.mkdir()
+    (acl_dir / "users.acl").write_text("user default on nopass ~* &* +@all\n")  # a fresh Redis
     nginx_dir = root / "nginx"
     (nginx_dir / "conf.d").mkdir(parents=True)
-    self_signed_certificate(
-        nginx_dir / "certs" / HOST / "fullchain.pem",
-        nginx_dir / "certs" / HOST / "privkey.pem",
-        HOST,
+    make_certificate(root, host("prod"))
+    env = server_settings(
+        root,
+        checkout,
+        ALETHEIA_NETWORK="shared",
+        ALETHEIA_DOCKER_NETWORK=network,
+        ALETHEIA_NGINX_TEST=f"{DOCKER} exec {names['nginx']} nginx -t",
+        ALETHEIA_NGINX_RELOAD=f"{DOCKER} exec {names['nginx']} nginx -s reload",
+        ALETHEIA_PG_CLIENT=f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
+        ALETHEIA_PG_ADMIN=f"{DOCKER} exec -i {names['postgres']} psql --username postgres",
+        ALETHEIA_REDIS_ADMIN=(
+            f"{DOCKER} exec -i -e REDISCLI_AUTH {names['redis']} redis-cli --user aletheia-admin"
+        ),
+        # nginx-proxy listens on 443, published here: where the doctor reaches it
+        ALETHEIA_NGINX_ADDRESS=f"127.0.0.1:{HTTPS_PORT}",
     )
-    env = {
-        "ALETHEIA_SERVER_ROOT": str(root),
-        "ALETHEIA_CHECKOUT": str(checkout),
-        "ALETHEIA_DOCKER": DOCKER,
-        "ALETHEIA_COMPOSE": "docker-compose"
-        if Path("/usr/bin/docker-compose").exists()
-        else f"{DOCKER} compose",
-        "ALETHEIA_NETWORK": "shared",
-        "ALETHEIA_DOCKER_NETWORK": network,
-        "ALETHEIA_NGINX_TEST": f"{DOCKER} exec {names['nginx']} nginx -t",
-        "ALETHEIA_NGINX_RELOAD": f"{DOCKER} exec {names['nginx']} nginx -s reload",
-        "ALETHEIA_PG_CLIENT": f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
-        "ALETHEIA_BUILD_NETWORK": "host",
-        "ALETHEIA_HEALTH_TIMEOUT": "120",
-        "ALETHEIA_BUILD_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"
-        if Path("/etc/ssl/certs/ca-certificates.crt").exists()
-        else "",
-    }
+    http_port, https_port = HTTP_PORT, HTTPS_PORT
     try:
         sh(DOCKER, "network", "create", network)
         sh(DOCKER, "volume", "create", "aletheia-prod-static")
@@ -128,7 +155,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             names["redis"],
             "--network",
             network,
+            "-v",
+            f"{acl_dir}:/etc/aletheia-redis:ro",
             "aletheia-e2e-redis",
+            *REDIS_COMMAND,
         )
         sh(
             DOCKER,
@@ -139,9 +169,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "--network",
             network,
             "-p",
-            f"127.0.0.1:{HTTP_PORT}:80",
+            f"127.0.0.1:{http_port}:80",
             "-p",
-            f"127.0.0.1:{HTTPS_PORT}:443",
+            f"127.0.0.1:{https_port}:443",
             "-v",
             f"{nginx_dir / 'conf.d'}:/etc/nginx/conf.d",
             "-v",
@@ -157,69 +187,58 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             ),
             "shared_postgres",
         )
-        for sql in (
-            f"CREATE ROLE aletheia_prod LOGIN PASSWORD '{PASSWORD}'",
-            "CREATE DATABASE aletheia_prod OWNER aletheia_prod",
-        ):
-            sh(DOCKER, "exec", names["postgres"], "psql", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql)
+        # roles, databases and the ACL file, then Redis restarted on it (the first time)
+        isolation = sh(sys.executable, "-m", "ops", "isolation", "--apply", env=env, cwd=REPO_ROOT)
+        print(isolation.stdout)
+        sh(DOCKER, "restart", names["redis"])
         print(f"\nshared containers ready in {time.monotonic() - started:.1f}s")
-        yield {"root": root, "env": env, "sha": sha, "names": names}
+        yield SharedServer(root, env, {"v1.0": sha}, http_port, https_port, containers=names)
     finally:
         tear_down_environment("prod", env)
+        tear_down_environment("staging", env)
         for container in names.values():
             sh(DOCKER, "rm", "-f", container, check=False)
         sh(DOCKER, "volume", "rm", "-f", "aletheia-prod-static", check=False)
         sh(DOCKER, "network", "rm", network, check=False)
 
 
-def curl(path: str) -> tuple[int, str]:
-    result = sh(
-        "curl",
-        "-sk",
-        "--max-time",
-        "10",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "--resolve",
-        f"{HOST}:{HTTPS_PORT}:127.0.0.1",
-        f"https://{HOST}:{HTTPS_PORT}{path}",
-        check=False,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return int(status or 0), body
-
-
-def make(server: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return sh("make", "--no-print-directory", *args, cwd=REPO_ROOT, env=server["env"], check=check)
-
-
-def test_prod_deploys_onto_the_shared_network_and_nginx_proxy_serves_it(server: dict) -> None:
-    out = sh("./deploy.sh", "prod", "v1.0", cwd=REPO_ROOT, env=server["env"]).stdout
-    assert f"exec -i -e PGPASSWORD {server['names']['postgres']} pg_dump" in out  # the backup
+def test_prod_deploys_onto_the_shared_network_and_nginx_proxy_serves_it(
+    shared_server: SharedServer,
+) -> None:
+    server = shared_server
+    out = server.deploy("prod", "v1.0").stdout
+    assert f"exec -i -e PGPASSWORD {server.postgres} pg_dump" in out  # the backup
     assert PASSWORD not in out
-    wait_until(lambda: curl("/healthz")[0] == 200, "prod through nginx-proxy", seconds=30)
-    status, body = curl("/healthz")
-    health = json.loads(body)
-    assert health["release"] == server["sha"]
-    assert status == 200
-    status, _ = curl("/static/core/aletheia.css")  # the static volume, read-only in nginx-proxy
-    assert status == 200
+    wait_until(
+        lambda: server.curl("prod", "/healthz").status == 200, "prod through nginx-proxy", 30
+    )
+    response = server.curl("prod", "/healthz")
+    assert response.json()["release"] == server.shas["v1.0"]
+    assert response.status == 200
+    # the static volume, read-only in nginx-proxy
+    assert server.curl("prod", "/static/core/aletheia.css").status == 200
 
 
-def test_doctor_passes_every_check_on_the_real_topology(server: dict) -> None:
-    # the worker and beat have just started: their first heartbeat comes within seconds
-    wait_until(lambda: make(server, "doctor", "ENV=prod", check=False).returncode == 0, "doctor")
-    result = make(server, "doctor", "ENV=prod", check=False)
+def test_doctor_passes_every_check_on_the_real_topology(shared_server: SharedServer) -> None:
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    # a worker and beat just started send their first heartbeat within seconds
+    wait_until(lambda: server.make("doctor", "ENV=prod", check=False).returncode == 0, "doctor")
+    result = server.make("doctor", "ENV=prod", check=False)
     print(result.stdout)
     assert result.returncode == 0, result.stdout
-    assert "8 checks: 8 passed, 0 warning(s), 0 failed" in result.stdout
+    assert re.search(r"(\d+) checks: \1 passed, 0 warning\(s\), 0 failed", result.stdout)
+    assert re.search(r"redis auth +PASS", result.stdout)
+    assert re.search(r"database role +PASS", result.stdout)
     assert "aletheia_prod reachable, used by prod only" in result.stdout
 
 
-def test_backup_and_restore_through_shared_postgres_as_the_environment_role(server: dict) -> None:
-    container = server["names"]["postgres"]
+def test_backup_and_restore_through_shared_postgres_as_the_environment_role(
+    shared_server: SharedServer,
+) -> None:
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    container = server.postgres
 
     def as_prod(sql: str) -> str:
         return sh(
@@ -250,29 +269,164 @@ def test_backup_and_restore_through_shared_postgres_as_the_environment_role(serv
         "SELECT count(*) || ':' || md5(string_agg(s::text, ',' ORDER BY id)) FROM e2e_snapshot s"
     )
     before = as_prod(digest)
-    out = make(server, "db-backup", "ENV=prod").stdout
+    earlier = set(server.backups("prod"))
+    out = server.make("db-backup", "ENV=prod").stdout
     assert PASSWORD not in out
-    dump = sorted((server["root"] / "backups" / "prod").glob("*.dump"))[-1]
+    (dump,) = set(server.backups("prod")) - earlier
     as_prod("DELETE FROM e2e_snapshot WHERE slots = 0; CREATE TABLE e2e_later (x int)")
-    out = make(server, "db-restore", "ENV=prod", f"FILE={dump.name}", "CONFIRM=prod").stdout
+    out = server.make("db-restore", "ENV=prod", f"FILE={dump.name}", "CONFIRM=prod").stdout
     assert "] start the app" in out
     assert as_prod(digest) == before
     assert as_prod("SELECT count(*) FROM pg_tables WHERE tablename = 'e2e_later'") == "0"
-    wait_until(lambda: curl("/healthz")[0] == 200, "prod after the restore", seconds=30)
+    wait_until(lambda: server.curl("prod", "/healthz").status == 200, "prod after the restore", 30)
 
 
 def test_a_wrong_database_password_fails_the_backup_by_name_and_leaves_nothing(
-    server: dict,
+    shared_server: SharedServer,
 ) -> None:
-    env_file = server["root"] / "aletheia" / "envs" / ".env.prod"
-    folder = server["root"] / "backups" / "prod"
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")  # its backups folder holds the deploy's backup
+    env_file = server.env_file("prod")
+    folder = server.root / "backups" / "prod"
     good, kept = env_file.read_text(), sorted(folder.iterdir())
     env_file.write_text(good.replace("aletheia_prod:", "aletheia_prod:wrong", 1))
     try:
-        result = make(server, "db-backup", "ENV=prod", check=False)
+        result = server.make("db-backup", "ENV=prod", check=False)
     finally:
         env_file.write_text(good)
     assert result.returncode != 0
     assert 'password authentication failed for user "aletheia_prod"' in result.stderr
     assert "step 'backup' failed" in result.stderr
     assert sorted(folder.iterdir()) == kept
+
+
+# Run inside staging's web container with staging's own credentials (its environment): what
+# an attacker whose code runs in staging can try against prod.
+ATTACK = """
+import json, os, urllib.parse
+import psycopg, redis
+found = {}
+r = redis.Redis.from_url(os.environ["REDIS_URL"] + "/0", socket_timeout=5)
+prod = "aletheia-prod:1:aletheia:beat:last"
+tries = {
+    "read prod's key": lambda: r.get(prod),
+    "write prod's key": lambda: r.set(prod, "planted"),
+    "delete prod's key": lambda: r.delete(prod),
+    "queue a task on prod's broker": lambda: r.rpush("aletheia-prod:celery", "{}"),
+    "publish on prod's channel": lambda: r.publish("aletheia-prod:/1.celery.pidbox", "x"),
+    "FLUSHDB": lambda: r.flushdb(),
+    "FLUSHALL": lambda: r.flushall(),
+    "KEYS": lambda: r.keys("*"),
+    "CONFIG": lambda: r.config_get("*"),
+}
+for name, attempt in tries.items():
+    try:
+        attempt()
+        found[name] = "allowed"
+    except redis.exceptions.NoPermissionError:
+        found[name] = "NOPERM"
+    except Exception as exc:
+        found[name] = f"{type(exc).__name__}: {exc}"
+url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+try:
+    psycopg.connect(urllib.parse.urlunsplit(url._replace(path="/aletheia_prod")), connect_timeout=5)
+    found["connect to prod's database"] = "connected"
+except psycopg.OperationalError as exc:
+    found["connect to prod's database"] = str(exc).strip().splitlines()[-1]
+print(json.dumps(found))
+"""
+
+
+def app_container(environment: str, service: str = "web") -> str:
+    """A running container of the environment's `service` (whatever its Compose project)."""
+    listed = sh(
+        DOCKER,
+        "ps",
+        "--format",
+        '{{.Names}} {{.Label "com.docker.compose.project"}} {{.Label "com.docker.compose.service"}}',
+    ).stdout.split("\n")
+    for line in listed:
+        parts = line.split()
+        if (
+            len(parts) == 3
+            and parts[1].startswith(f"aletheia-{environment}")
+            and parts[2].startswith(service)
+        ):
+            return parts[0]
+    raise AssertionError(f"no running {service} container for {environment}: {listed}")
+
+
+def test_an_attacker_in_staging_cannot_reach_prod(shared_server: SharedServer) -> None:
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    server.ensure_deployed("staging", "v1.0")
+    attacker = app_container("staging")
+    result = sh(DOCKER, "exec", attacker, "python3", "-c", ATTACK)
+    tried = json.loads(result.stdout.strip().splitlines()[-1])
+    print(json.dumps(tried, indent=2))
+    refused = {
+        name: outcome for name, outcome in tried.items() if name != "connect to prod's database"
+    }
+    assert refused == dict.fromkeys(refused, "NOPERM")
+    assert 'permission denied for database "aletheia_prod"' in tried["connect to prod's database"]
+    # prod still works, and its heartbeat key is still its own
+    wait_until(lambda: server.curl("prod", "/healthz").status == 200, "prod after the attempts", 30)
+
+
+def test_a_pickle_planted_in_prods_cache_does_not_run(shared_server: SharedServer) -> None:
+    """Even written where the ACL would have failed (here by the admin), a forged value is not
+    executed by prod's /healthz: the cache holds JSON."""
+    import pickle
+
+    server = shared_server
+    server.ensure_deployed("prod", "v1.0")
+    web = app_container("prod")
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("touch /tmp/pwned-by-a-pickle",))
+
+    payload = pickle.dumps(Exploit())
+    admin = server.root / "aletheia" / "redis-admin.password"
+    key = "aletheia-prod:1:aletheia:beat:last"
+    for _ in range(10):  # beat rewrites the key every 2 s: plant, then read, until read planted
+        subprocess.run(
+            [
+                DOCKER,
+                "exec",
+                "-i",
+                "-e",
+                f"REDISCLI_AUTH={admin.read_text().strip()}",
+                server.containers["redis"],  # type: ignore[index]
+                "redis-cli",
+                "--user",
+                "aletheia-admin",
+                "-n",
+                "0",
+                "-x",
+                "SET",
+                key,
+            ],
+            input=payload,
+            check=True,
+            capture_output=True,
+        )
+        body = server.curl("prod", "/healthz").json()
+        if body.get("beat_last_seen") is None:
+            break
+    assert body["status"] == "ok"
+    assert body.get("beat_last_seen") is None  # the planted value was read: as data, refused
+    assert (
+        sh(DOCKER, "exec", web, "test", "-e", "/tmp/pwned-by-a-pickle", check=False).returncode == 1
+    )
+
+
+def test_the_deploy_key_deploys_develop_to_dev_and_nothing_else(
+    shared_server: SharedServer,
+) -> None:
+    server = shared_server
+    for asked in (["deploy", "prod", "v1.0"], ["deploy", "v1.0"], ["bash"], ["deploy", "staging"]):
+        result = sh(str(REPO_ROOT / "ops" / "ssh-entry"), *asked, env=server.env, check=False)
+        assert result.returncode == 2, (asked, result.stdout, result.stderr)
+        assert "refused:" in result.stderr
+    assert server.current_sha("dev") is None  # nothing was deployed

@@ -110,7 +110,7 @@ def test_maintenance_deploys_behind_the_placeholder_with_the_app_stopped(
     server_root: Path,
 ) -> None:
     out = run_ops("deploy", "dev", "HEAD", "--dry-run", "--maintenance").stdout
-    assert "==> [5] maintenance" in out
+    assert "==> [6] maintenance" in out
     assert "503 placeholder" in out
     assert out.index("maintenance") < out.index("manage manage migrate")
     assert "stop web celery celery_beat" in out

@@ -5,6 +5,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ops import commands, locks, nginx, slots
@@ -202,8 +203,15 @@ def switch_to(
         runner.say(f"    {before}: SIGTERM to its web (up to {drain_seconds()}s), then its worker")
         if not runner.dry_run:
             time.sleep(settle_seconds())
-        runner.run(commands.stop(target, old, "web", timeout=drain_seconds()), capture=True)
-        runner.run(commands.stop(target, old, "celery"), capture=True)  # warm shutdown
+        # both at once: the web drains (gunicorn finishes what is in flight) while the worker
+        # shuts down warm (its running tasks finish, within its stop_grace_period)
+        stops = [
+            commands.stop(target, old, "web", timeout=drain_seconds()),
+            commands.stop(target, old, "celery"),
+        ]
+        with ThreadPoolExecutor(len(stops)) as pool:
+            for done in [pool.submit(runner.run, stop, capture=True) for stop in stops]:
+                done.result()
         runner.run(commands.rm(target, old, "web", "celery"), capture=True)
     with runner.step("beat"):
         runner.run(commands.up_beat(fresh), capture=True)

@@ -100,5 +100,6 @@ def replace_data(
     if current:
         with runner.step("migrate"):
             app.run_manage(target, runner, "migrate", "--noinput")
-        app.start_healthy(target, runner, str(current["sha"]))  # the switch: nginx back too
+        with runner.step("start the app"):  # through the switch: the full nginx config back too
+            app.start_healthy(target, runner, str(current["sha"]))
         this.recover_with("", None)

@@ -63,10 +63,11 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), lint-scripts, docs build
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), migrations backward compatible (django-migration-linter), lint-scripts, docs build
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(RUN) python manage.py lintmigrations --settings config.settings.test --quiet ok ignore
 	@$(MAKE) --no-print-directory lint-scripts
 	$(RUN) mkdocs build --strict --quiet
 
@@ -117,6 +118,12 @@ sync-all: ## full Doctolib sync of every followed profile (here, or in a one-off
 .PHONY: bench-sync
 bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a local server with 50 ms latency
 	$(RUN) python -m aletheia.catalog.bench $(BENCH_ARGS)
+
+.PHONY: bench-deploy
+bench-deploy: $(VENV_STAMP) ## a whole server here: deploy, redeploy and rollback under 50 requests/s, in place (recreate) against the switch (run under flock /tmp/aletheia-e2e.lock)
+	scripts/ensure-docker
+	DOCKER=$(DOCKER) docker/make-base-image
+	ALETHEIA_BENCH_DEPLOY=1 $(RUN) pytest -m e2e -p no:xdist -s -q tests/e2e/server/test_zero_downtime.py -k bench_deploy $(PYTEST_ARGS)
 
 .PHONY: bench-web
 bench-web: $(VENV_STAMP) ## benchmark the dashboard as production serves it (gunicorn 2x4) at 8, 60 and 300 centres with a year of history
@@ -178,9 +185,9 @@ restart: ## ENV=…: start the current release again (after an env file change, 
 	$(OPS) restart $(ENV) $(OPS_FLAGS)
 
 .PHONY: deploy
-deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; DRY_RUN=1)
+deploy: ## deploy to ENV=dev|staging|prod (REF=branch or tag; prod: REF=vX.Y required, SKIP_BACKUP=1; STRATEGY=recreate; MAINTENANCE=1; DRY_RUN=1)
 	$(SERVER_ENV)
-	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup)
+	./deploy.sh $(ENV) $(REF) $(OPS_FLAGS) $(if $(SKIP_BACKUP),--skip-backup) $(if $(STRATEGY),--strategy $(STRATEGY)) $(if $(MAINTENANCE),--maintenance)
 
 .PHONY: db-backup
 db-backup: ## ENV=…: pg_dump the environment's database into ROOT/backups/ENV (checksum, retention)
@@ -211,9 +218,9 @@ nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), 
 	$(OPS) nginx-activate $(ENV) $(OPS_FLAGS)
 
 .PHONY: rollback
-rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild
+rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild (STRATEGY=recreate)
 	$(SERVER_ENV)
-	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS)
+	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS) $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .PHONY: releases
 releases: ## ENV=…: print the release log

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ops import (
     app,
     backups,
+    commands,
     deploy,
     doctor,
     environments,
@@ -25,6 +26,7 @@ from ops import (
     restore,
     server_init,
     settings,
+    slots,
     target,
 )
 from ops.attempt import Interrupted, Outcome
@@ -56,12 +58,15 @@ def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
 
 def cmd_deploy(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    return report(args, deploy.deploy(env, runner, args.ref, args.skip_backup), runner, started)
+    outcome = deploy.deploy(
+        env, runner, args.ref, args.skip_backup, args.strategy, args.maintenance
+    )
+    return report(args, outcome, runner, started)
 
 
 def cmd_rollback(args: Args, env: Target, runner: Runner) -> int:
     started = time.monotonic()
-    return report(args, deploy.rollback(env, runner, args.to), runner, started)
+    return report(args, deploy.rollback(env, runner, args.to, args.strategy), runner, started)
 
 
 def cmd_db_restore(args: Args, env: Target, runner: Runner) -> int:
@@ -155,6 +160,9 @@ def cmd_down(args: Args, env: Target, runner: Runner) -> int:
     else:
         app.use_image(env, runner, "unused")
     with runner.step("stop and remove the containers"):
+        for slot in slots.SLOTS:  # each web slot's project (ops/slots.py), when it was used
+            if slots.overlay_path(env.server, env.name, slot).is_file():
+                runner.run(commands.compose(env, "down", "--timeout", "30", slot=slot))
         runner.run(app.compose_command(env, "down", "--timeout", "30"))
     said = "would be down" if runner.dry_run else "is down"
     print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
@@ -174,17 +182,32 @@ def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
     return code
 
 
-def in_environment(compose_args: list[str]) -> Callable[[Args, Target, Runner], int]:
-    """A command that runs compose in the environment's current release."""
+def in_environment(
+    compose_args: list[str], slot: bool = False
+) -> Callable[[Args, Target, Runner], int]:
+    """A command that runs compose in the environment's current release (slot: in the live
+    web slot's project, ops/slots.py)."""
 
     def command(args: Args, env: Target, runner: Runner) -> int:
         current = env.current_release()
         if current is None:
             raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
         app.use_image(env, runner, str(current["sha"]))
-        return runner.run(app.compose_command(env, *compose_args), check=False).returncode
+        return runner.run(
+            commands.compose(env, *compose_args, slot=env.web_slot if slot else None),
+            check=False,
+        ).returncode
 
     return command
+
+
+def cmd_ps(args: Args, env: Target, runner: Runner) -> int:
+    """Which web slot is live, then the containers of its project and of the environment's."""
+    live = env.web_slot
+    port = f", port {slots.port(env, live)}" if env.server.network == "host" else ""
+    print(f"{env.name}: live web slot {live or '(single web, before slots)'}{port}")
+    code = in_environment(["ps"], slot=True)(args, env, runner) if live else 0
+    return in_environment(["ps"])(args, env, runner) or code
 
 
 # Per environment: (handler, whether it needs a valid env file, help).
@@ -212,10 +235,14 @@ ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
         "a new Redis password for ENV (env file, ACL file, app restarted; no request fails)",
     ),
     "releases": (cmd_releases, False, "print the release log"),
-    "ps": (in_environment(["ps"]), False, "containers"),
+    "ps": (cmd_ps, False, "containers, and which web slot is live"),
     "logs": (cmd_logs, False, "the last lines of every container's logs, then follow them"),
+    "shell": (
+        in_environment(["exec", "web", "bash"], slot=True),
+        False,
+        "bash in the live web container",
+    ),
     "down": (cmd_down, False, "stop and remove the containers (prod: --confirm prod)"),
-    "shell": (in_environment(["exec", "web", "bash"]), False, "bash in the web container"),
     "migrate": (
         in_environment(["run", "--rm", "--no-deps", "manage", "manage", "migrate"]),
         True,
@@ -299,9 +326,23 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="prod: do not take the pre-migration backup (recorded in the release log)",
     )
+    sub.choices["deploy"].add_argument(
+        "--maintenance",
+        action="store_true",
+        help="deploy behind the 503 placeholder, the app stopped while it migrates (for "
+        "backward-incompatible migrations; recorded in the release log)",
+    )
     sub.choices["rollback"].add_argument(
         "to", nargs="?", help="a sha (prefix) from the release log"
     )
+    for name in ("deploy", "rollback"):
+        sub.choices[name].add_argument(
+            "--strategy",
+            choices=app.STRATEGIES,
+            default=app.default_strategy(),
+            help="switch (default): a new slot beside the live one, health, nginx, drain; "
+            "recreate: in place (requests fail meanwhile)",
+        )
     p = sub.choices["db-restore"]
     p.add_argument("file", help="a .dump path, or its name in the backups directory")
     p.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")

@@ -4,9 +4,11 @@ healthy, put the previous release back, stop it. Deploys, rollbacks and restores
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ops import commands, locks, nginx
+from ops import commands, locks, nginx, slots
 from ops.attempt import Attempt
 from ops.runner import Runner, StepFailed
 from ops.target import Target
@@ -91,15 +93,9 @@ def wait_healthy(target: Target, runner: Runner) -> None:
         time.sleep(1)
 
 
-def start(target: Target, runner: Runner, sha: str) -> None:
-    use_image(target, runner, sha)
-    runner.run(commands.up(target), capture=True)
-
-
 def start_healthy(target: Target, runner: Runner, sha: str) -> None:
-    start(target, runner, sha)
-    if not runner.dry_run:
-        wait_healthy(target, runner)
+    """Start release `sha` again through the switch (a new slot, health, nginx, drain)."""
+    switch_to(target, runner, None, sha)
 
 
 def run_manage(target: Target, runner: Runner, *args: str) -> None:
@@ -112,30 +108,157 @@ def compose_command(target: Target, *args: str) -> list[str]:
 
 
 def stop(target: Target, runner: Runner) -> None:
-    runner.run(commands.compose(target, "stop", *APP_SERVICES))
+    """Stop the whole app (a restore replaces the schema): the live slot, beat, and the legacy
+    single web and worker if they still exist."""
+    if target.web_slot:
+        runner.run(commands.stop(target, target.web_slot, *slots.SLOT_SERVICES))
+    runner.run(commands.stop(target, None, *APP_SERVICES))
 
 
-def switch_to(target: Target, runner: Runner, this: Attempt, sha: str) -> None:
-    """Run `sha`'s image: start it, wait until healthy, then nginx. From the start on, a
-    failure or an interruption puts the previous release back. Deploys and rollbacks share it."""
+def drain_seconds() -> int:
+    """How long the old slot's gunicorn may take to finish in-flight requests after SIGTERM
+    (ALETHEIA_DRAIN_SECONDS, 30 like kamal-proxy's default; its --graceful-timeout is 30)."""
+    return int(os.environ.get("ALETHEIA_DRAIN_SECONDS", "30"))
+
+
+def settle_seconds() -> float:
+    """`nginx -s reload` returns before the old nginx workers stop taking requests: this long
+    between the reload and the old slot's SIGTERM (ALETHEIA_SETTLE_SECONDS)."""
+    return float(os.environ.get("ALETHEIA_SETTLE_SECONDS", "2"))
+
+
+STRATEGIES = ("switch", "recreate")
+
+
+def default_strategy() -> str:
+    strategy = os.environ.get("ALETHEIA_DEPLOY_STRATEGY", "switch")
+    return strategy if strategy in STRATEGIES else "switch"
+
+
+def _set_nginx(target: Target, runner: Runner) -> None:
+    with locks.server_wide(target.server.state_dir, "nginx config", runner.say, runner.dry_run):
+        nginx.activate(target, runner)
+
+
+# The switch's steps, always all of them (docs/deployment.md numbers them within a deploy's).
+SWITCH_STEPS = ("start web", "health check", "nginx", "worker", "drain", "beat")
+
+
+def switch_to(
+    target: Target,
+    runner: Runner,
+    this: Attempt | None,
+    sha: str,
+    strategy: str = "switch",
+) -> None:
+    """Run `sha`'s image. The switch: start its web in the slot not live, wait until /healthz
+    answers 200, point nginx at it (nginx -t, reload), start its worker, then drain and stop
+    the old slot's web (SIGTERM: in-flight requests finish) and worker (warm shutdown), and
+    recreate beat (the old one stops before the new one starts). A failure before nginx
+    switched removes the new slot: the old one never stopped serving. `recreate`: the
+    containers of the live slot recreated in place (requests fail meanwhile). Deploys,
+    rollbacks, restarts and restores share it."""
+    recover = this.recover_with if this else (lambda what, action: None)
+    old = target.web_slot
+    new = old if strategy == "recreate" and old else slots.other(old)
+    use_image(target, runner, sha)
+    fresh = target.with_slot(new)
+    before = f"slot {old}" if old else "the single web"
+    if not runner.dry_run:
+        slots.write_overlay(fresh, new)
+    if strategy == "recreate":
+        _recreate_in_place(target, fresh, runner, recover, sha)
+        return
+
+    def remove_new() -> None:
+        runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), check=False)
+
+    recover(f"removing slot {new} ({before} keeps serving)", remove_new)
+    with runner.step("start web"):
+        runner.say(f"    {before} serves; {sha[:12]} starts in slot {new}")
+        runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), capture=True)  # leftovers
+        runner.run(commands.up_slot(fresh, new, "web"), capture=True)
+    with runner.step("health check"):
+        if not runner.dry_run:
+            wait_healthy(fresh, runner)
+    with runner.step("nginx"):
+        runner.say(f"    upstream: slot {new}")
+        _set_nginx(fresh, runner)
+        if not runner.dry_run:
+            slots.record(target.server, target.name, new)
+
+    def put_back() -> None:
+        _set_nginx(target, runner)
+        if old:
+            slots.record(target.server, target.name, old)
+        else:
+            slots.state_file(target.server, target.name).unlink(missing_ok=True)
+        runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), check=False)
+
+    recover(f"nginx back to {before}, slot {new} removed", put_back)
+    with runner.step("worker"):  # the new worker runs before the old one is stopped
+        runner.run(commands.up_slot(fresh, new, "celery"), capture=True)
+    recover("", None)  # from here on the new release serves; what follows only stops the old
+    with runner.step("drain"):
+        runner.say(f"    {before}: SIGTERM to its web (up to {drain_seconds()}s), then its worker")
+        if not runner.dry_run:
+            time.sleep(settle_seconds())
+        # both at once: the web drains (gunicorn finishes what is in flight) while the worker
+        # shuts down warm (its running tasks finish, within its stop_grace_period)
+        stops = [
+            commands.stop(target, old, "web", timeout=drain_seconds()),
+            commands.stop(target, old, "celery"),
+        ]
+        with ThreadPoolExecutor(len(stops)) as pool:
+            for done in [pool.submit(runner.run, stop, capture=True) for stop in stops]:
+                done.result()
+        runner.run(commands.rm(target, old, "web", "celery"), capture=True)
+    with runner.step("beat"):
+        runner.run(commands.up_beat(fresh), capture=True)
+
+
+def _recreate_in_place(
+    target: Target,
+    fresh: Target,
+    runner: Runner,
+    recover: Callable[[str, Callable[[], None] | None], None],
+    sha: str,
+) -> None:
+    """--strategy recreate: the live slot's containers replaced where they run."""
+    new = str(fresh.web_slot)
     previous = target.current_release()
     if previous:
         previous_sha = str(previous["sha"])
-        this.recover_with(
+        recover(
             f"putting back the previous release {previous.get('ref')} ({previous_sha[:12]})",
-            lambda: start(target.at_release(previous_sha), runner, previous_sha),
+            lambda: _recreate(target.at_release(previous_sha), runner, new, previous_sha),
         )
-    with runner.step("start containers"):
-        start(target, runner, sha)
+    with runner.step("start web"):
+        runner.say(f"    slot {new}: web and worker recreated in place (recreate)")
+        _recreate(fresh, runner, new, sha)
     with runner.step("health check"):
         if not runner.dry_run:
-            wait_healthy(target, runner)
-    with (
-        runner.step("nginx"),
-        locks.server_wide(target.server.state_dir, "nginx config", runner.say, runner.dry_run),
-    ):
-        nginx.activate(target, runner)
-    this.recover_with("", None)  # the new release is live
+            wait_healthy(fresh, runner)
+    with runner.step("nginx"):
+        _set_nginx(fresh, runner)
+        if not runner.dry_run:
+            slots.record(target.server, target.name, new)
+    with runner.step("worker"):
+        runner.say("    skipped: recreated with the web (recreate)")
+    with runner.step("drain"):
+        if target.web_slot is None:
+            runner.run(commands.rm(target, None, "web", "celery"), capture=True)
+        else:
+            runner.say("    skipped: nothing ran beside (recreate)")
+    with runner.step("beat"):
+        runner.say("    recreated with the web (recreate)")
+    recover("", None)
+
+
+def _recreate(target: Target, runner: Runner, slot: str, sha: str) -> None:
+    use_image(target, runner, sha)
+    runner.run(commands.up_slot(target, slot, *slots.SLOT_SERVICES), capture=True)
+    runner.run(commands.up_beat(target), capture=True)
 
 
 def logs_commands(

@@ -5,6 +5,7 @@ The runner (ops/runner.py) executes them; tests check the plans without running 
 
 from pathlib import Path
 
+from ops import slots
 from ops.environments import Environment
 from ops.settings import ServerSettings
 from ops.target import Target
@@ -96,14 +97,20 @@ def git_archive_files(
     return [*git_archive(settings, sha, tarball), "--", *files]
 
 
-def compose(target: Target, *args: str) -> Command:
+def compose(target: Target, *args: str, slot: str | None = None) -> Command:
+    """compose in the environment's project (beat, one-offs), or with `slot` in that web slot's
+    project (aletheia-ENV-SLOT: web and worker), its overlay last (ops/slots.py)."""
     environment, settings = target.environment, target.server
-    files = release_files(environment, settings)
+    files = [target.compose_source / name for name in release_files(environment, settings)]
+    project = project_name(environment)
+    if slot:
+        files.append(slots.overlay_path(settings, environment.name, slot))
+        project = f"{project}-{slot}"
     return [
         *settings.compose,
         "-p",
-        project_name(environment),
-        *[arg for name in files for arg in ("-f", str(target.compose_source / name))],
+        project,
+        *[arg for path in files for arg in ("-f", str(path))],
         *args,
     ]
 
@@ -114,9 +121,37 @@ def manage(target: Target, *args: str) -> Command:
 
 
 def up(target: Target) -> Command:
+    """The in-place way (the legacy single project): every service recreated where it runs."""
     return compose(target, "up", "-d", "--remove-orphans")
 
 
+def up_slot(target: Target, slot: str, *services: str) -> Command:
+    return compose(target, "up", "-d", "--no-deps", *services, slot=slot)
+
+
+def up_beat(target: Target) -> Command:
+    """Beat in the environment's project: compose stops the old one before starting the new
+    one (never two at once), and leaves it running when nothing changed."""
+    return compose(target, "up", "-d", "--no-deps", *slots.MAIN_SERVICES)
+
+
+def stop(target: Target, slot: str | None, *services: str, timeout: int | None = None) -> Command:
+    """SIGTERM, then up to `timeout` seconds (gunicorn drains, celery shuts down warm; None:
+    each service's stop_grace_period), for `services` of a slot (None: the env's project)."""
+    wait = ["-t", str(timeout)] if timeout is not None else []
+    return compose(target, "stop", *wait, *services, slot=slot)
+
+
+def rm(target: Target, slot: str | None, *services: str) -> Command:
+    """Remove the (stopped) containers of `services`; stops any still running first."""
+    return compose(target, "rm", "-f", "-s", *services, slot=slot)
+
+
+def web_exec(target: Target, *args: str) -> Command:
+    """A command in the live web container (the legacy single web before the first switch)."""
+    return compose(target, "exec", "-T", "web", *args, slot=target.web_slot)
+
+
 def web_health(target: Target) -> Command:
-    """Ask the running web container's /healthz with the environment's real Host header."""
-    return compose(target, "exec", "-T", "web", "python3", "/app/docker/healthcheck.py")
+    """Ask the live web container's /healthz with the environment's real Host header."""
+    return web_exec(target, "python3", "/app/docker/healthcheck.py")

@@ -1,13 +1,14 @@
 """The deploy flow (docs/deployment.md, "Deploying") and rollbacks.
 
-lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) -> backup (prod)
--> migrate -> collectstatic -> periodic tasks -> start -> health -> nginx -> prune images ->
-record. A failure stops there, names the step and the cause, keeps (or puts back) the previous
+lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) -> migration
+lint -> backup (prod) -> maintenance (--maintenance) -> check -> migrate -> collectstatic ->
+periodic tasks -> the switch (ops/app.py: start web, health check, nginx, worker, drain, beat)
+-> prune images -> record. A failure stops there, names the step and the cause, keeps (or puts back) the previous
 release, frees the lock; ops/attempt.py does the bookkeeping.
 """
 
-from ops import app, backups, commands, images, locks, refs, releases
-from ops.attempt import Outcome, attempt
+from ops import app, backups, commands, images, locks, nginx, refs, releases, slots
+from ops.attempt import Attempt, Outcome, attempt
 from ops.runner import Refusal, Runner
 from ops.target import Target
 
@@ -23,20 +24,27 @@ DEPLOY_STEPS = (
     "fetch",
     "resolve ref",
     "build image",
+    "migration lint",
     "backup",
+    "maintenance",
     "check",
     *(label for label, _ in RELEASE_TASKS),
-    "start containers",
-    "health check",
-    "nginx",
+    *app.SWITCH_STEPS,
     "prune images",
 )
 
 
-def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = False) -> Outcome:
+def deploy(
+    target: Target,
+    runner: Runner,
+    ref: str | None,
+    skip_backup: bool = False,
+    strategy: str = "switch",
+    maintenance: bool = False,
+) -> Outcome:
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
-        this.note(ref=ref, sha="", image="")
+        this.note(ref=ref, sha="", image="", strategy=strategy)
         with locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run):
             with runner.step("fetch"):
                 runner.run(commands.git_fetch(target.server))
@@ -47,6 +55,8 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
             with runner.step("build image"):
                 images.ensure_built(target.server, runner, sha)
                 release = app.with_release_files(target, runner, sha)
+        with runner.step("migration lint"):
+            lint_migrations(release, runner, this, sha, maintenance)
         with runner.step("backup"):
             if target.environment.backup_before_deploy:
                 this.note(backup=backup_before_deploy(target, runner, ref, skip_backup))
@@ -55,14 +65,69 @@ def deploy(target: Target, runner: Runner, ref: str | None, skip_backup: bool = 
                     f"    skipped: {target.name} takes no backup before deploying "
                     "(environments.toml: backup_before_deploy)"
                 )
+        with runner.step("maintenance"):
+            if maintenance:
+                enter_maintenance(release, runner, this)
+            else:
+                runner.say("    skipped: the previous release serves until the switch")
         run_release_tasks(release, runner, sha)
-        app.switch_to(release, runner, this, sha)
+        app.switch_to(release, runner, this, sha, strategy)
+        this.note(web_slot=slots.live(target.server, target.name) or "")
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
         runs = "would run" if runner.dry_run else "now runs"
         this.succeed(f"{target.name} {runs} {ref} ({sha[:12]})")
     assert this.outcome is not None
     return this.outcome
+
+
+LINT = ("lintmigrations", "--unapplied-migrations", "--quiet", "ok", "ignore")
+
+
+def lint_migrations(
+    target: Target, runner: Runner, this: Attempt, sha: str, maintenance: bool
+) -> None:
+    """The release's migrations not applied yet must be backward compatible (the previous
+    release serves while they run): django-migration-linter in a one-off of the new image.
+    Backward-incompatible ones are refused, unless --maintenance."""
+    if target.current_release() is None:
+        runner.say("    first deploy: no previous release to stay compatible with")
+        return
+    app.use_image(target, runner, sha)
+    result = runner.run(commands.manage(target, *LINT), check=False, capture=True)
+    if result.returncode == 0:
+        return
+    lines = (result.stdout + result.stderr).splitlines()
+    said = [line.strip() for line in lines if line.strip()]
+    detail = " | ".join(
+        line.strip() for line in lines if "... ERR" in line or line.startswith("\t")
+    )[-600:]
+    this.note(migration_lint="backward incompatible")
+    if maintenance:
+        runner.say(
+            f"    backward-incompatible migrations, deployed behind the placeholder: {detail}"
+        )
+        return
+    raise Refusal(
+        "backward-incompatible migrations (the previous release serves while they run): "
+        f"{detail or said[-1:]}; make them expand/contract (docs/deployment.md) or deploy "
+        "with --maintenance (behind the 503 placeholder)"
+    )
+
+
+def enter_maintenance(target: Target, runner: Runner, this: Attempt) -> None:
+    """--maintenance: the 503 placeholder, then the app stopped, before anything migrates;
+    the switch puts the full config back once the new release is healthy."""
+    this.note(maintenance=True)
+    previous = target.current_release()
+    if previous:
+        previous_sha = str(previous["sha"])
+        this.recover_with(
+            f"starting the previous release {previous.get('ref')} ({previous_sha[:12]}) again",
+            lambda: app.start_healthy(target.at_release(previous_sha), runner, previous_sha),
+        )
+    nginx.placeholder(target, runner)
+    app.stop(target, runner)
 
 
 def backup_before_deploy(target: Target, runner: Runner, ref: str, skip: bool) -> str:
@@ -115,19 +180,20 @@ def rollback_target(target: Target, to: str | None) -> dict[str, object]:
     return earlier[0]
 
 
-def rollback(target: Target, runner: Runner, to: str | None) -> Outcome:
+def rollback(target: Target, runner: Runner, to: str | None, strategy: str = "switch") -> Outcome:
     """Put a kept image back through the same switch: no fetch, no build, no migration."""
     entry = rollback_target(target, to)
     sha, ref = str(entry["sha"]), str(entry.get("ref"))
     with attempt(target, runner, label=f"rollback:{ref}") as this:
-        this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha))
+        this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha), strategy=strategy)
         with (
             runner.step("image kept"),
             locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run),
         ):
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)
-        app.switch_to(back, runner, this, sha)
+        app.switch_to(back, runner, this, sha, strategy)
+        this.note(web_slot=slots.live(target.server, target.name) or "")
         went = "would roll back" if runner.dry_run else "rolled back"
         this.succeed(f"{target.name} {went} to {ref} ({sha[:12]})")
     assert this.outcome is not None

@@ -67,16 +67,7 @@ def run_probe(ctx: Context) -> None:
         return
     app.use_image(ctx.target, ctx.runner, str(current["sha"]))
     result = ctx.runner.run(
-        commands.compose(
-            ctx.target,
-            "exec",
-            "-T",
-            "web",
-            "python3",
-            "manage.py",
-            "probe",
-            "--json",
-        ),
+        commands.web_exec(ctx.target, "python3", "manage.py", "probe", "--json"),
         check=False,
         capture=True,
         mutating=False,

@@ -8,7 +8,7 @@ starts it again (ops/attempt.py).
 
 from pathlib import Path
 
-from ops import app, backups, environments
+from ops import app, backups, environments, nginx
 from ops.attempt import Attempt, Outcome, attempt
 from ops.runner import Runner
 from ops.target import Target, resolve
@@ -84,6 +84,7 @@ def replace_data(
         app.use_image(target, runner, sha)
         this.recover_with("starting the app again", lambda: app.start_healthy(target, runner, sha))
         with runner.step("stop the app"):
+            nginx.placeholder(target, runner)  # a 503 "deployment in progress", not 502s
             app.stop(target, runner)
     with runner.step("restore"):
         runner.env["PGPASSWORD"] = database.password
@@ -99,6 +100,6 @@ def replace_data(
     if current:
         with runner.step("migrate"):
             app.run_manage(target, runner, "migrate", "--noinput")
-        with runner.step("start the app"):
+        with runner.step("start the app"):  # through the switch: the full nginx config back too
             app.start_healthy(target, runner, str(current["sha"]))
         this.recover_with("", None)

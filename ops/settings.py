@@ -102,7 +102,7 @@ class ServerSettings:
     network: str  # "shared" (docker network) or "host" (host processes, loopback ports)
     nginx_test: tuple[str, ...]
     nginx_reload: tuple[str, ...]
-    upstream: str  # how nginx reaches an env's web: pattern with {env} and {port}
+    upstream: str  # how nginx reaches an env's web: pattern with {env}, {port} and {slot}
     static_dir: str  # where nginx sees an env's static files: pattern with {env}
     ca_bundle: str  # CA bundle for builds behind a TLS-intercepting proxy ("" = none)
     build_network: str  # docker build --network ("" = default)
@@ -185,7 +185,9 @@ class ServerSettings:
         )
         pg_host, _, pg_port = pg_address.rpartition(":")
         redis_host, _, redis_port = redis_address.rpartition(":")
-        default_upstream = "127.0.0.1:{port}" if host else f"aletheia-{{env}}-web:{DEFAULT_PORT}"
+        default_upstream = (
+            "127.0.0.1:{port}" if host else f"aletheia-{{env}}-web-{{slot}}:{DEFAULT_PORT}"
+        )
         # host networking: a directory the static volume is bound to, readable by nginx's
         # worker (Docker's own volume directory is not); shared: nginx-proxy's read-only mount
         default_static = f"{root}/aletheia/static/{{env}}" if host else "/srv/aletheia-{env}-static"

@@ -4,7 +4,7 @@ settings, resolved once (ops/__main__.py) and handed to every command."""
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ops import compose, envfile, environments, releases
+from ops import compose, envfile, environments, releases, slots
 from ops.envfile import EnvFile
 from ops.environments import REPO_ROOT, Environment
 from ops.runner import Refusal
@@ -17,12 +17,16 @@ class Target:
     server: ServerSettings
     env_file: EnvFile
     compose_source: Path = REPO_ROOT  # where the compose files come from: a release's own
+    web_slot: str | None = None  # the live web slot (ops/slots.py); None: the legacy single web
 
     def at_release(self, sha: str) -> "Target":
         """The same target, running compose with the files of release `sha` when they have
         been extracted (ops/app.py), else this checkout's."""
         folder = self.server.releases_dir / sha
         return replace(self, compose_source=folder if folder.is_dir() else REPO_ROOT)
+
+    def with_slot(self, slot: str | None) -> "Target":
+        return replace(self, web_slot=slot)
 
     @property
     def name(self) -> str:
@@ -84,6 +88,6 @@ def resolve(name: str, server: ServerSettings) -> Target:
                 " — under host networking each environment's web needs its own PORT"
             )
             env_file = replace(env_file, problems=(*env_file.problems, problem))
-    found = Target(environment, server, env_file)
+    found = Target(environment, server, env_file, web_slot=slots.live(server, name))
     current = found.current_release()
     return found.at_release(str(current["sha"])) if current else found

@@ -88,10 +88,67 @@ def test_dry_run_prints_the_exact_plan_and_changes_nothing(server_root: Path) ->
     assert "$ git -C" in out
     assert "fetch --all --tags --prune --force" in out
     assert "run --rm --no-deps -T manage manage migrate --noinput" in out
-    assert "up -d --remove-orphans" in out
+    # the switch: the new slot's web beside the live one, health, nginx, then the old drained
+    assert "-p aletheia-dev-green" in out
+    assert "up -d --no-deps web" in out
+    assert out.index("up -d --no-deps web") < out.index("nginx -t") < out.index("stop -t 30 web")
+    assert out.index("up -d --no-deps celery\n") < out.index("stop -t 30 web")  # worker handoff
+    assert "up -d --no-deps celery_beat" in out
     assert "docker exec nginx-proxy nginx -t" in out
     assert not (server_root / "aletheia" / "state").exists()  # no lock, no release log
     assert not (server_root / "nginx").exists()
+    assert not (server_root / "aletheia" / "slots").exists()
+
+
+def test_recreate_strategy_recreates_in_place(server_root: Path) -> None:
+    out = run_ops("deploy", "dev", "HEAD", "--dry-run", "--strategy", "recreate").stdout
+    assert "up -d --no-deps web celery" in out
+    assert "stop -t" not in out
+
+
+def test_maintenance_deploys_behind_the_placeholder_with_the_app_stopped(
+    server_root: Path,
+) -> None:
+    out = run_ops("deploy", "dev", "HEAD", "--dry-run", "--maintenance").stdout
+    assert "==> [6] maintenance" in out
+    assert "503 placeholder" in out
+    assert out.index("maintenance") < out.index("manage manage migrate")
+    assert "stop web celery celery_beat" in out
+
+
+def test_slots_ports_aliases_and_nginx_upstream(tmp_path: Path) -> None:
+    from ops import slots, target
+
+    for network in ("host", "shared"):
+        env = {"ALETHEIA_SERVER_ROOT": str(tmp_path), "ALETHEIA_NETWORK": network}
+        settings = ServerSettings.from_environment(env)
+        prod = target.resolve("prod", settings)
+        assert prod.web_slot is None
+        assert slots.other(None) == "green"
+        assert slots.other("green") == "blue"
+        assert slots.port(prod, "blue") == prod.web_port
+        assert slots.port(prod, "green") == prod.web_port + 1000
+        green = slots.overlay(prod, "green")
+        if network == "host":
+            assert f'PORT: "{prod.web_port + 1000}"' in green
+        else:
+            assert "aletheia-prod-web-green" in green
+        slots.record(settings, "prod", "green")
+        assert target.resolve("prod", settings).web_slot == "green"
+        full = nginx.render_full(
+            prod.environment, settings, nginx.NginxPorts(), slots.port(prod, "green"), "green"
+        )
+        assert "live web slot: green" in full
+        assert "proxy_next_upstream error timeout;" in full
+        if network == "host":
+            assert f"server 127.0.0.1:{prod.web_port + 1000};" in full
+            assert "keepalive 16;" in full
+            assert "proxy_pass http://aletheia_prod_web;" in full
+        else:
+            assert "set $aletheia_upstream http://aletheia-prod-web-green:8000;" in full
+            legacy = nginx.render_full(prod.environment, settings, nginx.NginxPorts(), 8000)
+            assert "http://aletheia-prod-web:8000;" in legacy
+        slots.state_file(settings, "prod").unlink()
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])

@@ -22,11 +22,20 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "django_migration_linter",  # manage.py lintmigrations: make lint, and each deploy
     "aletheia.core",
     "aletheia.catalog",
     "aletheia.alerts",
     "aletheia.dashboard",
 ]
+
+# Migrations must work with the previous release's code (it serves while they run, and again
+# after a rollback): django-migration-linter refuses backward-incompatible ones, in Aletheia's
+# own apps (docs/deployment.md, "Migrations: expand and contract").
+MIGRATION_LINTER_OPTIONS = {
+    "include_apps": ["core", "catalog", "alerts", "dashboard"],
+    "no_cache": True,
+}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -5,7 +5,7 @@ The shared containers are stand-ins built from Debian's packages (tests/e2e/stan
 registry here). nginx-proxy is set up as docs/deployment.md's first-time setup says: conf.d as
 /etc/nginx/conf.d, the certificates at the server's path, each static volume read-only at
 /srv/aletheia-ENV-static. Everything else is ops' defaults: nginx -t and reload through
-`docker exec`, the web reached as aletheia-prod-web:8000 through Docker's DNS, pg_dump/psql run
+`docker exec`, the live web slot reached as aletheia-prod-web-SLOT:8000 through Docker's DNS, pg_dump/psql run
 inside shared_postgres as the environment's own role with its password.
 """
 

@@ -339,7 +339,7 @@ def parser() -> argparse.ArgumentParser:
         sub.choices[name].add_argument(
             "--strategy",
             choices=app.STRATEGIES,
-            default=app.default_strategy(),
+            default=app.default_strategy(ServerSettings.from_environment()),
             help="switch (default): a new slot beside the live one, health, nginx, drain; "
             "recreate: in place (requests fail meanwhile)",
         )

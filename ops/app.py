@@ -11,6 +11,7 @@ from pathlib import Path
 from ops import commands, locks, nginx, slots
 from ops.attempt import Attempt
 from ops.runner import Runner, StepFailed
+from ops.settings import ServerSettings
 from ops.target import Target
 
 APP_SERVICES = ("web", "celery", "celery_beat")
@@ -115,24 +116,12 @@ def stop(target: Target, runner: Runner) -> None:
     runner.run(commands.stop(target, None, *APP_SERVICES))
 
 
-def drain_seconds() -> int:
-    """How long the old slot's gunicorn may take to finish in-flight requests after SIGTERM
-    (ALETHEIA_DRAIN_SECONDS, 30 like kamal-proxy's default; its --graceful-timeout is 30)."""
-    return int(os.environ.get("ALETHEIA_DRAIN_SECONDS", "30"))
-
-
-def settle_seconds() -> float:
-    """`nginx -s reload` returns before the old nginx workers stop taking requests: this long
-    between the reload and the old slot's SIGTERM (ALETHEIA_SETTLE_SECONDS)."""
-    return float(os.environ.get("ALETHEIA_SETTLE_SECONDS", "2"))
-
-
 STRATEGIES = ("switch", "recreate")
 
 
-def default_strategy() -> str:
-    strategy = os.environ.get("ALETHEIA_DEPLOY_STRATEGY", "switch")
-    return strategy if strategy in STRATEGIES else "switch"
+def default_strategy(server: ServerSettings) -> str:
+    """ALETHEIA_DEPLOY_STRATEGY (server.env or the environment), else the switch."""
+    return server.deploy_strategy if server.deploy_strategy in STRATEGIES else "switch"
 
 
 def _set_nginx(target: Target, runner: Runner) -> None:
@@ -200,13 +189,15 @@ def switch_to(
         runner.run(commands.up_slot(fresh, new, "celery"), capture=True)
     recover("", None)  # from here on the new release serves; what follows only stops the old
     with runner.step("drain"):
-        runner.say(f"    {before}: SIGTERM to its web (up to {drain_seconds()}s), then its worker")
+        runner.say(
+            f"    {before}: SIGTERM to its web (up to {target.server.drain_seconds}s), then its worker"
+        )
         if not runner.dry_run:
-            time.sleep(settle_seconds())
+            time.sleep(target.server.settle_seconds)
         # both at once: the web drains (gunicorn finishes what is in flight) while the worker
         # shuts down warm (its running tasks finish, within its stop_grace_period)
         stops = [
-            commands.stop(target, old, "web", timeout=drain_seconds()),
+            commands.stop(target, old, "web", timeout=target.server.drain_seconds),
             commands.stop(target, old, "celery"),
         ]
         with ThreadPoolExecutor(len(stops)) as pool:

@@ -43,6 +43,9 @@ KNOWN = (
     "ALETHEIA_IMAGES_KEEP",
     "ALETHEIA_PG_ADMIN",
     "ALETHEIA_REDIS_ADMIN",
+    "ALETHEIA_DRAIN_SECONDS",
+    "ALETHEIA_SETTLE_SECONDS",
+    "ALETHEIA_DEPLOY_STRATEGY",
 )
 ENVIRONMENT, DEFAULT = "environment", "default"
 
@@ -112,6 +115,9 @@ class ServerSettings:
     backup_keep: int  # newest backups kept per environment
     backup_max_age_days: int  # older ones are deleted (the newest one never is)
     images_keep: int  # images kept per environment (its last N successful releases)
+    drain_seconds: int  # the old slot's gunicorn finishes in-flight requests within this
+    settle_seconds: float  # between nginx's reload and the old slot's SIGTERM
+    deploy_strategy: str  # "switch" (two slots) or "recreate" (in place)
     pg_admin: tuple[str, ...]  # psql as a superuser (first-time setup: roles and databases)
     redis_admin: tuple[str, ...]  # redis-cli as the ACL admin (REDISCLI_AUTH holds its password)
     nginx_address: str = "127.0.0.1"  # where this host reaches nginx (the doctor's requests)
@@ -231,6 +237,9 @@ class ServerSettings:
             backup_keep=int(env.get("ALETHEIA_BACKUP_KEEP", "10")),
             backup_max_age_days=int(env.get("ALETHEIA_BACKUP_MAX_AGE_DAYS", "30")),
             images_keep=int(env.get("ALETHEIA_IMAGES_KEEP", "5")),
+            drain_seconds=int(env.get("ALETHEIA_DRAIN_SECONDS", "30")),
+            settle_seconds=float(env.get("ALETHEIA_SETTLE_SECONDS", "2")),
+            deploy_strategy=env.get("ALETHEIA_DEPLOY_STRATEGY", "switch"),
             pg_admin=tuple(shlex.split(env.get("ALETHEIA_PG_ADMIN", default_pg_admin))),
             redis_admin=tuple(shlex.split(env.get("ALETHEIA_REDIS_ADMIN", default_redis_admin))),
             nginx_address=env.get("ALETHEIA_NGINX_ADDRESS", "127.0.0.1"),
@@ -271,6 +280,9 @@ def described(settings: ServerSettings) -> list[tuple[str, str, str]]:
         "ALETHEIA_IMAGES_KEEP": str(settings.images_keep),
         "ALETHEIA_PG_ADMIN": shlex.join(settings.pg_admin),
         "ALETHEIA_REDIS_ADMIN": shlex.join(settings.redis_admin),
+        "ALETHEIA_DRAIN_SECONDS": str(settings.drain_seconds),
+        "ALETHEIA_SETTLE_SECONDS": f"{settings.settle_seconds:g}",
+        "ALETHEIA_DEPLOY_STRATEGY": settings.deploy_strategy,
     }
     return [(key, values[key], settings.origin(key)) for key in KNOWN]
 

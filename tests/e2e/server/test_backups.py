@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import BASELINE, Server
 from tests.helpers import database_fingerprint, run_command
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,7 @@ def fingerprint(server: Server, environment: str) -> dict[str, object]:
 
 def ensure_backup(server: Server, environment: str) -> Path:
     """The environment's newest backup, taken now if it has none."""
-    server.ensure_deployed(environment, {"staging": "feature", "prod": "v1.0"}[environment])
+    server.ensure_deployed(environment, BASELINE[environment])
     if not server.backups(environment):
         server.make("db-backup", f"ENV={environment}")
     return server.backups(environment)[-1]

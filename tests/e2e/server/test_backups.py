@@ -62,6 +62,7 @@ def test_prod_deploys_take_a_backup_before_migrating_unless_skipped(server: Serv
 
 def test_backup_restore_round_trip_through_the_running_environment(server: Server) -> None:
     server.ensure_deployed("staging", "feature")
+    server.wait_for_beat("staging")
     with psycopg.connect(server.database_url("staging"), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
@@ -101,6 +102,7 @@ def test_backup_restore_round_trip_through_the_running_environment(server: Serve
 
 def test_restoring_into_prod_without_the_flag_is_refused(server: Server) -> None:
     dump = ensure_backup(server, "prod")
+    server.wait_for_beat("prod")
     before = fingerprint(server, "prod")
     result = server.make("db-restore", "ENV=prod", f"FILE={dump.name}", check=False)
     assert result.returncode == 2

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ops import environments
@@ -261,6 +262,20 @@ class Server:
                 break
             time.sleep(0.3)
         return seen
+
+    def wait_for_beat(self, environment: str, seconds: float = 60) -> None:
+        """Wait until the environment's beat has run since its app last started (its release
+        went live, or a restore started it again). Starting, beat adds the periodic tasks it
+        keeps itself (celery.backend_cleanup): after this, the database holds still."""
+        entries = [*self.log(f"releases-{environment}"), *self.log(f"restores-{environment}")]
+        started = max(datetime.fromisoformat(str(entry["at"])) for entry in entries)
+
+        def beat_ran() -> bool:
+            response = self.curl(environment, "/healthz", auth=True)
+            seen = response.json().get("beat_last_seen") if response.status == 200 else None
+            return seen is not None and datetime.fromisoformat(seen) > started
+
+        wait_until(beat_ran, f"{environment}: beat running since {started}", seconds)
 
     # --- arranging a state --------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import BASELINE, Server
 from tests.helpers import database_fingerprint, run_command
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,7 @@ def fingerprint(server: Server, environment: str) -> dict[str, object]:
 
 def ensure_backup(server: Server, environment: str) -> Path:
     """The environment's newest backup, taken now if it has none."""
-    server.ensure_deployed(environment, {"staging": "feature", "prod": "v1.0"}[environment])
+    server.ensure_deployed(environment, BASELINE[environment])
     if not server.backups(environment):
         server.make("db-backup", f"ENV={environment}")
     return server.backups(environment)[-1]
@@ -62,6 +62,7 @@ def test_prod_deploys_take_a_backup_before_migrating_unless_skipped(server: Serv
 
 def test_backup_restore_round_trip_through_the_running_environment(server: Server) -> None:
     server.ensure_deployed("staging", "feature")
+    server.wait_for_beat("staging")
     with psycopg.connect(server.database_url("staging"), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
@@ -101,6 +102,7 @@ def test_backup_restore_round_trip_through_the_running_environment(server: Serve
 
 def test_restoring_into_prod_without_the_flag_is_refused(server: Server) -> None:
     dump = ensure_backup(server, "prod")
+    server.wait_for_beat("prod")
     before = fingerprint(server, "prod")
     result = server.make("db-restore", "ENV=prod", f"FILE={dump.name}", check=False)
     assert result.returncode == 2

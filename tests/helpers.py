@@ -1,7 +1,11 @@
 """Small helpers shared by the tests that drive real programs."""
 
 import os
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -118,3 +122,43 @@ def tear_down_environment(name: str, env: dict[str, str]) -> None:
         env={**env, **environment.compose_env("unused")},
         check=False,
     )
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def acl_redis(acl: Path) -> Iterator[int]:
+    """A private redis-server reading `acl` as its ACL file, as the server's Redis does (the
+    machine's shared Redis keeps its default user for the other test runs); yields its port
+    once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--aclfile",
+            str(acl),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -195,75 +195,49 @@ def test_ops_and_the_settings_agree_on_the_prefix() -> None:
         assert isolation.redis_key_prefix(environment) == redis_key_prefix(environment.name)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def isolated_server(tmp_path: Path) -> Iterator[dict[str, object]]:
     """A server root whose staging and prod env files name their own role, database and Redis
     user, and a Redis of its own started with `aclfile` as the first-time setup configures it."""
-    import time
-
     import psycopg
 
-    from tests.helpers import write_env_file
+    from tests.helpers import acl_redis, write_env_file
 
     run = uuid.uuid4().hex[:6]
-    port = free_port()
     acl = tmp_path / "redis" / "users.acl"
     acl.parent.mkdir(parents=True)
     acl.write_text("user default on nopass ~* &* +@all\n")  # as a fresh server's Redis is
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--aclfile",
-            str(acl),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    names = {name: f"aletheia_iso_{name}_{run}" for name in ("staging", "prod")}
-    passwords = {name: uuid.uuid4().hex for name in names}
-    for name, role in names.items():
-        write_env_file(
-            tmp_path / "aletheia" / "envs" / f".env.{name}",
-            DATABASE_URL=f"postgres://{role}:{passwords[name]}@127.0.0.1:5432/{role}",
-            REDIS_URL=f"redis://aletheia-{name}:{passwords[name]}@127.0.0.1:{port}",
-            PORT={"staging": "18302", "prod": "18303"}[name],  # host networking: one each
-        )
-    env = {
-        **os.environ,
-        "ALETHEIA_SERVER_ROOT": str(tmp_path),
-        "ALETHEIA_NETWORK": "host",
-        "ALETHEIA_REDIS_ADMIN": f"redis-cli -h 127.0.0.1 -p {port} --user aletheia-admin",
-    }
-    for _ in range(50):
+    with acl_redis(acl) as port:
+        names = {name: f"aletheia_iso_{name}_{run}" for name in ("staging", "prod")}
+        passwords = {name: uuid.uuid4().hex for name in names}
+        for name, role in names.items():
+            write_env_file(
+                tmp_path / "aletheia" / "envs" / f".env.{name}",
+                DATABASE_URL=f"postgres://{role}:{passwords[name]}@127.0.0.1:5432/{role}",
+                REDIS_URL=f"redis://aletheia-{name}:{passwords[name]}@127.0.0.1:{port}",
+                PORT={"staging": "18302", "prod": "18303"}[name],  # host networking: one each
+            )
+        env = {
+            **os.environ,
+            "ALETHEIA_SERVER_ROOT": str(tmp_path),
+            "ALETHEIA_NETWORK": "host",
+            "ALETHEIA_REDIS_ADMIN": f"redis-cli -h 127.0.0.1 -p {port} --user aletheia-admin",
+        }
         try:
-            redis.Redis(port=port).ping()
-            break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.1)
-    try:
-        yield {"env": env, "port": port, "names": names, "passwords": passwords, "root": tmp_path}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        with psycopg.connect(
-            "postgres://postgres@127.0.0.1:5432/postgres", autocommit=True
-        ) as conn:
-            for role in names.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{role}" WITH (FORCE)')
-                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+            yield {
+                "env": env,
+                "port": port,
+                "names": names,
+                "passwords": passwords,
+                "root": tmp_path,
+            }
+        finally:
+            with psycopg.connect(
+                "postgres://postgres@127.0.0.1:5432/postgres", autocommit=True
+            ) as conn:
+                for role in names.values():
+                    conn.execute(f'DROP DATABASE IF EXISTS "{role}" WITH (FORCE)')
+                    conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def ops_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

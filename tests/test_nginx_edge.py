@@ -14,13 +14,7 @@ import pytest
 
 from ops import environments, nginx, target
 from ops.settings import ServerSettings
-from tests.helpers import self_signed_certificate
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.helpers import free_port, self_signed_certificate
 
 
 class DjangoLikeUpstream(BaseHTTPRequestHandler):

@@ -269,70 +269,48 @@ def test_server_init_apply_makes_roles_and_acl_users_once(tmp_path: Path) -> Non
     import psycopg
     import redis
 
-    from tests.test_isolation import free_port
+    from tests.helpers import acl_redis
 
     run = uuid.uuid4().hex[:6]
-    port = free_port()
     acl = tmp_path / "redis" / "users.acl"
     acl.parent.mkdir(parents=True)
     acl.touch()
-    names = {"staging": f"aletheia_init_staging_{run}", "prod": f"aletheia_init_prod_{run}"}
-    for name, database in names.items():
-        write_env_file(
-            tmp_path / "aletheia" / "envs" / f".env.{name}",
-            DATABASE_URL=f"postgres://{database}:pw{run}@127.0.0.1:5432/{database}",
-            REDIS_URL=f"redis://aletheia-{name}:pw{run}@127.0.0.1:{port}",
-            PORT={"staging": "18402", "prod": "18403"}[name],
-        )
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--aclfile",
-            str(acl),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(50):
-            try:
-                redis.Redis(port=port).ping()
-                break
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.1)
-        server = settings_at(
-            tmp_path, ALETHEIA_NETWORK="host", ALETHEIA_REDIS_ADDRESS=f"127.0.0.1:{port}"
-        )
-
-        def init() -> str:
-            out = io.StringIO()
-            setup = server_init.server_init(
-                server, Runner(out=out), ["staging", "prod"], apply=True
+    with acl_redis(acl) as port:
+        names = {"staging": f"aletheia_init_staging_{run}", "prod": f"aletheia_init_prod_{run}"}
+        for name, database in names.items():
+            write_env_file(
+                tmp_path / "aletheia" / "envs" / f".env.{name}",
+                DATABASE_URL=f"postgres://{database}:pw{run}@127.0.0.1:5432/{database}",
+                REDIS_URL=f"redis://aletheia-{name}:pw{run}@127.0.0.1:{port}",
+                PORT={"staging": "18402", "prod": "18403"}[name],
             )
-            return out.getvalue() + server_init.summary(setup, ["staging", "prod"])
+        try:
+            server = settings_at(
+                tmp_path, ALETHEIA_NETWORK="host", ALETHEIA_REDIS_ADDRESS=f"127.0.0.1:{port}"
+            )
 
-        first = init()
-        assert f"created PostgreSQL role and database {names['staging']}" in first
-        assert "wrote the Redis ACL users" in first
-        with pytest.raises(redis.exceptions.AuthenticationError):
-            redis.Redis(port=port).ping()  # the default user is off now
-        assert redis.Redis(port=port, username="aletheia-staging", password=f"pw{run}").ping()
-        second = init()
-        assert "server-init: nothing to change, everything was already in place" in second
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        with psycopg.connect(
-            "postgres://postgres@127.0.0.1:5432/postgres", autocommit=True
-        ) as conn:
-            for database in names.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                conn.execute(f'DROP ROLE IF EXISTS "{database}"')
+            def init() -> str:
+                out = io.StringIO()
+                setup = server_init.server_init(
+                    server, Runner(out=out), ["staging", "prod"], apply=True
+                )
+                return out.getvalue() + server_init.summary(setup, ["staging", "prod"])
+
+            first = init()
+            assert f"created PostgreSQL role and database {names['staging']}" in first
+            assert "wrote the Redis ACL users" in first
+            with pytest.raises(redis.exceptions.AuthenticationError):
+                redis.Redis(port=port).ping()  # the default user is off now
+            assert redis.Redis(port=port, username="aletheia-staging", password=f"pw{run}").ping()
+            second = init()
+            assert "server-init: nothing to change, everything was already in place" in second
+        finally:
+            with psycopg.connect(
+                "postgres://postgres@127.0.0.1:5432/postgres", autocommit=True
+            ) as conn:
+                for database in names.values():
+                    conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                    conn.execute(f'DROP ROLE IF EXISTS "{database}"')
 
 
 def test_the_doctor_reaches_nginx_on_its_port_or_a_published_one(tmp_path: Path) -> None:

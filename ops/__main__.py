@@ -176,10 +176,11 @@ def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
     if current is None:
         raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
     app.use_image(env, runner, str(current["sha"]))
+    one_by_one, together = app.logs_commands(env, runner, args.since, args.tail, not args.no_follow)
     code = 0
-    for command in app.logs_commands(env, runner, args.since, args.tail, not args.no_follow):
+    for command in one_by_one:
         code = code or runner.run(command, check=False).returncode  # a dry run prints them
-    return code
+    return code or runner.run_together(together)
 
 
 def in_environment(

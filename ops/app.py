@@ -252,31 +252,49 @@ def _recreate(target: Target, runner: Runner, slot: str, sha: str) -> None:
     runner.run(commands.up_beat(target), capture=True)
 
 
+def log_projects(target: Target) -> list[tuple[str, str | None]]:
+    """The Compose projects `make logs` reads, as (project, slot): the environment's own (beat,
+    a legacy web) and its live web slot's (web and worker, ops/slots.py)."""
+    main = commands.project_name(target.environment)
+    if target.web_slot is None:
+        return [(main, None)]
+    return [(main, None), (f"{main}-{target.web_slot}", target.web_slot)]
+
+
 def logs_commands(
     target: Target, runner: Runner, since: str | None, tail: str, follow: bool
-) -> list[list[str]]:
+) -> tuple[list[list[str]], list[list[str]]]:
     """`make logs`: the last `tail` lines (from `since` on), following unless told not to.
-    Compose v1 has no `logs --since`: each container's `docker logs --since`, then (to follow)
-    compose's own follow of the new lines."""
+    Returns the commands to run one after the other, then those to run together (one follower
+    per project). Compose v1 has no `logs --since`: each container's `docker logs --since`,
+    then (to follow) compose's own follow of the new lines."""
+    projects = log_projects(target)
     follow_flags = ["-f"] if follow else []
-    if not since:
-        return [commands.compose(target, "logs", *follow_flags, f"--tail={tail}")]
-    if target.server.compose[-1] == "compose":  # v2
-        return [commands.compose(target, "logs", *follow_flags, "--since", since, f"--tail={tail}")]
-    listed = runner.run(
-        [
-            target.server.docker,
-            "ps",
-            "--filter",
-            f"label=com.docker.compose.project={commands.project_name(target.environment)}",
-            "--format",
-            "{{.Names}}",
-        ],
-        capture=True,
-        mutating=False,
-    )
-    found = [
-        [target.server.docker, "logs", "--since", since, f"--tail={tail}", name]
-        for name in sorted(listed.stdout.split())
-    ]
-    return found + ([commands.compose(target, "logs", "--tail=0", "-f")] if follow else [])
+    v1 = target.server.compose[-1] != "compose"
+    if not since or not v1:
+        window = ["--since", since] if since else []
+        each = [
+            commands.compose(target, "logs", *follow_flags, *window, f"--tail={tail}", slot=slot)
+            for _, slot in projects
+        ]
+        return ([], each) if follow else (each, [])
+    backlog = []
+    for project, _ in projects:
+        listed = runner.run(
+            [
+                target.server.docker,
+                "ps",
+                "--filter",
+                f"label=com.docker.compose.project={project}",
+                "--format",
+                "{{.Names}}",
+            ],
+            capture=True,
+            mutating=False,
+        )
+        backlog += [
+            [target.server.docker, "logs", "--since", since, f"--tail={tail}", name]
+            for name in sorted(listed.stdout.split())
+        ]
+    followers = [commands.compose(target, "logs", "--tail=0", "-f", slot=s) for _, s in projects]
+    return backlog, followers if follow else []

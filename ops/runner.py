@@ -151,5 +151,22 @@ class Runner:
                 )
         return pumped, digest.hexdigest()
 
+    def run_together(self, commands: list[list[str]]) -> int:
+        """Run `commands` side by side (followers: each runs until it ends or Ctrl-C), their
+        output going straight to the terminal. Returns the first non-zero exit code, or 0."""
+        for command in commands:
+            self.say(f"    $ {shlex.join(command)} &")
+        if self.dry_run or not commands:
+            return 0
+        env = {**os.environ, **self.env}
+        running = [subprocess.Popen(command, env=env) for command in commands]
+        try:
+            codes = [process.wait() for process in running]
+        except KeyboardInterrupt:
+            for process in running:
+                process.terminate()
+            codes = [process.wait() for process in running]
+        return next((code for code in codes if code), 0)
+
     def summary(self) -> str:
         return ", ".join(f"{name} {seconds:.1f}s" for name, seconds, _ in self.steps)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ops import app, deploy, doctor, envfile, images, releases, server_init, target
+from ops import app, deploy, doctor, envfile, images, releases, server_init, slots, target
 from ops.runner import Refusal, Runner
 from ops.settings import ServerSettings, described, settings_report
 from tests.conftest import REPO_ROOT
@@ -194,12 +194,15 @@ def test_pruning_spares_unrecorded_images_and_a_dry_run_says_would(tmp_path: Pat
 
 def test_logs_reads_the_last_lines_since_a_time_and_may_stop(tmp_path: Path) -> None:
     v1 = target.resolve("staging", settings_at(tmp_path, ALETHEIA_COMPOSE="docker-compose"))
-    plain = app.logs_commands(v1, Runner(), None, "100", True)
-    assert plain[0][-3:] == ["logs", "-f", "--tail=100"]
-    assert app.logs_commands(v1, Runner(), None, "50", False)[0][-2:] == ["logs", "--tail=50"]
+    one_by_one, together = app.logs_commands(v1, Runner(), None, "100", True)
+    assert one_by_one == []
+    assert together[0][-3:] == ["logs", "-f", "--tail=100"]
+    one_by_one, together = app.logs_commands(v1, Runner(), None, "50", False)
+    assert one_by_one[0][-2:] == ["logs", "--tail=50"]
+    assert together == []
     runner = Listing(["aletheia-staging_web_1", "aletheia-staging_celery_1"])
-    since = app.logs_commands(v1, runner, "10m", "100", True)
-    assert since[0] == [
+    backlog, followers = app.logs_commands(v1, runner, "10m", "100", True)
+    assert backlog[0] == [
         "docker",
         "logs",
         "--since",
@@ -207,13 +210,32 @@ def test_logs_reads_the_last_lines_since_a_time_and_may_stop(tmp_path: Path) -> 
         "--tail=100",
         "aletheia-staging_celery_1",
     ]
-    assert since[-1][-3:] == ["logs", "--tail=0", "-f"]  # then follow what comes
+    assert followers[0][-3:] == ["logs", "--tail=0", "-f"]  # then follow what comes
     v2 = target.resolve("staging", settings_at(tmp_path, ALETHEIA_COMPOSE="docker compose"))
-    assert app.logs_commands(v2, Runner(), "10m", "100", False)[0][-4:] == [
+    assert app.logs_commands(v2, Runner(), "10m", "100", False)[0][0][-4:] == [
         "logs",
         "--since",
         "10m",
         "--tail=100",
+    ]
+
+
+def test_logs_read_the_live_web_slot_beside_beat(tmp_path: Path) -> None:
+    """After a switch the web and the worker run in aletheia-ENV-SLOT: make logs reads that
+    project and the environment's own (beat), following both at once."""
+    server = settings_at(tmp_path, ALETHEIA_COMPOSE="docker-compose")
+    slots.record(server, "staging", "green")
+    live = target.resolve("staging", server)
+    _, followers = app.logs_commands(live, Runner(), None, "100", True)
+    assert [c[c.index("-p") + 1] for c in followers] == [
+        "aletheia-staging",
+        "aletheia-staging-green",
+    ]
+    runner = Listing(["one_container"])
+    app.logs_commands(live, runner, "10m", "100", False)
+    assert [c[-3] for c in runner.ran] == [
+        "label=com.docker.compose.project=aletheia-staging",
+        "label=com.docker.compose.project=aletheia-staging-green",
     ]
 
 
@@ -233,10 +255,13 @@ def test_down_of_prod_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.M
     releases.record(
         tmp_path / "aletheia" / "state", "staging", {"sha": "abc", "result": "succeeded"}
     )
+    docker = tmp_path / "docker"  # lists one container (a dry run still reads what runs)
+    docker.write_text("#!/bin/sh\necho aletheia-staging_celery_beat_1\n")
+    docker.chmod(0o755)
+    monkeypatch.setenv("ALETHEIA_DOCKER", str(docker))
+    monkeypatch.setenv("ALETHEIA_COMPOSE", "docker-compose")
     assert main.main(["logs", "staging", "--dry-run", "--since", "10m", "--no-follow"]) == 0
-    assert (
-        "--since 10m" in out.getvalue() or "docker logs" in out.getvalue() or "ps" in out.getvalue()
-    )
+    assert f"{docker} logs --since 10m --tail=100 aletheia-staging_celery_beat_1" in out.getvalue()
 
 
 def test_each_environment_gets_its_compose_files_from_a_shared_release_folder(

@@ -277,6 +277,25 @@ class Server:
 
         wait_until(beat_ran, f"{environment}: beat running since {started}", seconds)
 
+    def containers_report(self, environment: str) -> str:
+        """What runs for the environment, and the last lines of each container (for a failing
+        assertion's message)."""
+        listed = run_command(
+            DOCKER,
+            "ps",
+            "-a",
+            "--format",
+            '{{.Names}}\t{{.Status}}\t{{.Label "com.docker.compose.project"}}',
+            check=False,
+        ).stdout.splitlines()
+        mine = [line for line in listed if f"\taletheia-{environment}" in line]
+        report = ["containers:", *mine]
+        for line in mine:
+            name = line.split("\t")[0]
+            logs = run_command(DOCKER, "logs", "--tail", "15", name, check=False)
+            report += [f"--- {name}", (logs.stdout + logs.stderr)[-3000:]]
+        return "\n".join(report)
+
     # --- arranging a state --------------------------------------------------------------
 
     def ensure_deployed(self, environment: str, ref: str) -> None:

@@ -15,6 +15,7 @@ import http.client
 import select
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -216,4 +217,59 @@ class Load:
                 (round(s.at - begin, 1), round(s.latency * 1000))
                 for s in sorted(samples, key=lambda s: -s.latency)[:5]
             ],
+        }
+
+
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def mebibytes(usage: str) -> float:
+    """`docker stats`' "91.2MiB / 512MiB" -> 91.2 (the used part, in MiB)."""
+    used = usage.split("/")[0].strip()
+    number = used.rstrip("BKMGikb")
+    return float(number) * UNITS[used[len(number) :]] / (1 << 20)
+
+
+@dataclass
+class MemorySampler:
+    """The memory of the containers whose names start with `prefix`, sampled with `docker
+    stats` while an operation runs: the peak of their sum (two web slots at once during a
+    switch) and each container's own peak."""
+
+    prefix: str
+    docker: str = "docker"
+    peak_total_mib: float = 0.0
+    peaks_mib: dict[str, float] = field(default_factory=dict)
+
+    def __enter__(self) -> "MemorySampler":
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            listed = subprocess.run(
+                [self.docker, "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"],
+                capture_output=True,
+                text=True,
+            ).stdout.splitlines()
+            now = {
+                name: mebibytes(usage)
+                for name, _, usage in (line.partition("\t") for line in listed)
+                if name.startswith(self.prefix) and "/" in usage
+            }
+            for name, used in now.items():
+                self.peaks_mib[name] = max(self.peaks_mib.get(name, 0.0), used)
+            self.peak_total_mib = max(self.peak_total_mib, sum(now.values()))
+            self._stop.wait(0.5)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "peak_total_mib": round(self.peak_total_mib),
+            "peak_per_container_mib": {k: round(v) for k, v in sorted(self.peaks_mib.items())},
         }

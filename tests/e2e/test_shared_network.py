@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.conftest import (
+    BASIC_AUTH,
     Server,
     bare_remote,
     clone_checkout,
@@ -31,6 +32,7 @@ from tests.e2e.conftest import (
     server_settings,
     wait_until,
 )
+from tests.e2e.load import Load, MemorySampler
 from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment, write_env_file
 
 pytestmark = pytest.mark.e2e
@@ -118,6 +120,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
     nginx_dir = root / "nginx"
     (nginx_dir / "conf.d").mkdir(parents=True)
     make_certificate(root, host("prod"))
+    make_certificate(root, host("staging"))  # the zero-downtime test loads it (no rate limit)
     env = server_settings(
         root,
         checkout,
@@ -371,6 +374,40 @@ def test_an_attacker_in_staging_cannot_reach_prod(shared_server: SharedServer) -
     assert 'permission denied for database "aletheia_prod"' in tried["connect to prod's database"]
     # prod still works, and its heartbeat key is still its own
     wait_until(lambda: server.curl("prod", "/healthz").status == 200, "prod after the attempts", 30)
+
+
+def test_a_redeploy_through_nginx_proxy_drops_no_request(shared_server: SharedServer) -> None:
+    """Zero-downtime on the real topology: staging redeployed (the other web slot started on
+    the shared network, nginx-proxy pointed at its alias and reloaded through docker exec, the
+    old slot drained), then its nginx config re-activated, each under 50 requests/s through
+    nginx-proxy with TLS and basic auth (staging: no per-client rate limit)."""
+    server = shared_server
+    server.ensure_deployed("staging", "v1.0")
+    slot_file = server.state_dir / "web-slot-staging"
+    before = slot_file.read_text().strip()
+    operations = {
+        "redeploy": lambda: server.deploy("staging", "v1.0"),
+        "nginx-activate": lambda: server.make("nginx-activate", "ENV=staging"),
+    }
+    figures = {}
+    for name, operation in operations.items():
+        with (
+            Load(host("staging"), server.https_port, auth=BASIC_AUTH, rate=50) as load,
+            MemorySampler("aletheia-staging") as memory,
+        ):
+            time.sleep(3)
+            load.mark("start")
+            operation()
+            load.mark("end")
+            time.sleep(3)
+        figures[name] = {**load.summary("start", "end"), **memory.summary()}
+        figures[name]["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+        print(f"\nshared network, staging {name} under 50 requests/s: {json.dumps(figures[name])}")
+        failures = [(s.at, s.status, s.error) for s in load.failures()][:10]
+        assert figures[name]["failed"] == 0, (name, figures[name], failures)
+        assert figures[name]["sent"] >= 300
+    assert slot_file.read_text().strip() not in (before, "")  # the other slot serves now
+    assert figures["redeploy"]["peak_total_mib"] > 0  # the two slots' memory was sampled
 
 
 def test_a_pickle_planted_in_prods_cache_does_not_run(shared_server: SharedServer) -> None:

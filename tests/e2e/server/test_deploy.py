@@ -37,7 +37,9 @@ def test_each_environment_uses_its_own_database_and_redis_dbs(server: Server) ->
         heartbeat, deadline = redis.Redis(db=cache_db), time.monotonic() + 60
         while not heartbeat.exists(":1:aletheia:beat:last") and time.monotonic() < deadline:
             time.sleep(1)
-        assert heartbeat.exists(":1:aletheia:beat:last"), f"{name}: no heartbeat in db {cache_db}"
+        assert heartbeat.exists(":1:aletheia:beat:last"), (
+            f"{name}: no heartbeat in db {cache_db}\n{server.containers_report(name)}"
+        )
         assert redis.Redis(db=broker_db).exists("_kombu.binding.celery"), (
             f"{name}: no broker in db {broker_db}"
         )

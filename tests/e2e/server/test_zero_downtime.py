@@ -20,7 +20,7 @@ import pytest
 from ops import commands, slots, target
 from ops.settings import ServerSettings
 from tests.e2e.conftest import BASIC_AUTH, Server, git, host
-from tests.e2e.load import Load
+from tests.e2e.load import Load, MemorySampler
 from tests.helpers import HEALTH_TOKEN, run_command
 
 pytestmark = pytest.mark.e2e
@@ -278,6 +278,37 @@ def test_backward_incompatible_migrations_are_refused_unless_maintenance(
     assert log[-2]["result"] == "refused"
 
 
+def test_compose_v2_deploys_without_a_failed_request_and_back(staging: Server) -> None:
+    """The server's Compose upgraded from v1 to v2 between two deploys, then back: each deploy
+    switches without a failed request; ps and logs read the live slot with either."""
+    plugins = run_command("scripts/ensure-compose-v2", ".tools/compose-v2").stdout.strip()
+
+    def v2(*args: str) -> subprocess.CompletedProcess[str]:
+        return staging.ops(*args, DOCKER_CONFIG=plugins, ALETHEIA_COMPOSE="docker compose")
+
+    version = run_command("docker", "compose", "version", env={"DOCKER_CONFIG": plugins}).stdout
+    assert "version 2." in version
+    at(staging, "develop")
+    before = live_slot(staging)
+    under_load(staging, "deploy with compose v2", lambda: v2("deploy", ENV, "feature"))
+    live = live_slot(staging)
+    assert live == slots.other(before)
+    assert served(staging) == staging.shas["feature"]
+    assert f"aletheia-{ENV}-{live}-web-1" in v2("ps", ENV).stdout
+    assert_logs_show_web_and_beat(v2("logs", ENV, "--no-follow", "--since", "10m"))
+    under_load(staging, "deploy back with compose v1", lambda: staging.deploy(ENV, "develop"))
+    assert live_slot(staging) == before
+    assert served(staging) == staging.shas["develop"]
+    assert_logs_show_web_and_beat(staging.make("logs", f"ENV={ENV}", "SINCE=10m", "FOLLOW=0"))
+
+
+def assert_logs_show_web_and_beat(logs: subprocess.CompletedProcess[str]) -> None:
+    """The live slot's web (the load's requests in its access log) and beat (its start)."""
+    said = logs.stdout + logs.stderr  # celery logs to stderr
+    assert '"GET /' in said, said[-2000:]
+    assert "beat: Starting" in said, said[-2000:]
+
+
 BENCH = "ALETHEIA_BENCH_DEPLOY"
 
 
@@ -293,18 +324,21 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
     rows: list[tuple[str, str, dict[str, Any]]] = []
     for strategy in ("recreate", "switch"):
         for name, command in operations:
-            with Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
+            with (
+                Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load,
+                MemorySampler(f"aletheia-{ENV}") as memory,
+            ):
                 time.sleep(WARM_UP)
                 load.mark("start")
                 staging.ops(*command, "--strategy", strategy)
                 load.mark("end")
                 time.sleep(COOL_DOWN)
-            summary = load.summary("start", "end")
+            summary = {**load.summary("start", "end"), **memory.summary()}
             summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
             rows.append((strategy, name, summary))
     header = (
         f"{'strategy':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
-        f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10}"
+        f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10} {'peak MiB':>8}"
     )
     lines = [header, "-" * len(header)]
     for strategy, name, s in rows:
@@ -312,7 +346,8 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
         lines.append(
             f"{strategy:<9} {name:<26} {s['sent']:>5} {s['failed']:>6} "
             f"{s['longest_outage_s']:>8} {f'{steady[0]:.0f} / {steady[1]:.0f}':>18} "
-            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10}"
+            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10} "
+            f"{s['peak_total_mib']:>8}"
         )
     print("\nbench-deploy: 50 requests/s through nginx (TLS) on staging, during each operation\n")
     print("\n".join(lines))

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from ops import environments
+from tests.e2e.load import REPORTED
 from tests.helpers import (
     DOCKER,
     HEALTH_TOKEN,
@@ -34,6 +37,15 @@ COMPOSE = ["docker-compose"] if shutil.which("docker-compose") else [DOCKER, "co
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # what nginx asks for on the environments with basic auth (proxy_auth = "basic")
 BASIC_AUTH = ("tester", "s3cret")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures load tests measured (requests sent and failed, latency, memory), whether
+    or not their output was captured."""
+    if REPORTED:
+        terminalreporter.section("figures measured under load")
+        for name, figures in REPORTED:
+            terminalreporter.write_line(f"{name}: {json.dumps(figures)}")
 
 
 def host(environment: str) -> str:

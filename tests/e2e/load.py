@@ -22,6 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+REPORTED: list[tuple[str, dict[str, Any]]] = []  # printed at the end of the run (conftest.py)
+
+
+def report(name: str, figures: dict[str, Any]) -> None:
+    """Keep an operation's figures for the run's summary (CI's log shows them)."""
+    REPORTED.append((name, figures))
+
+
 CLOSED_WHEN_REUSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 

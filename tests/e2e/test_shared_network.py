@@ -32,7 +32,7 @@ from tests.e2e.conftest import (
     server_settings,
     wait_until,
 )
-from tests.e2e.load import Load, MemorySampler
+from tests.e2e.load import Load, MemorySampler, report
 from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment, write_env_file
 
 pytestmark = pytest.mark.e2e
@@ -402,7 +402,7 @@ def test_a_redeploy_through_nginx_proxy_drops_no_request(shared_server: SharedSe
             time.sleep(3)
         figures[name] = {**load.summary("start", "end"), **memory.summary()}
         figures[name]["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
-        print(f"\nshared network, staging {name} under 50 requests/s: {json.dumps(figures[name])}")
+        report(f"staging, shared network: {name}", figures[name])
         failures = [(s.at, s.status, s.error) for s in load.failures()][:10]
         assert figures[name]["failed"] == 0, (name, figures[name], failures)
         assert figures[name]["sent"] >= 300

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 import redis
 
-from ops import locks
+from ops import isolation, locks
 from tests.e2e.conftest import MATRIX, SERVER_ENVIRONMENTS, Server
 
 pytestmark = pytest.mark.e2e
@@ -34,13 +34,15 @@ def test_each_environment_uses_its_own_database_and_redis_dbs(server: Server) ->
             row = conn.execute("SELECT count(*) FROM django_celery_beat_periodictask").fetchone()
             assert row is not None
             assert row[0] >= 1
+        prefix = isolation.redis_key_prefix(MATRIX[name])  # every key of the environment's
+        beat_key = f"{prefix}:1:aletheia:beat:last"  # the cache's <prefix>:<version>:<key>
         heartbeat, deadline = redis.Redis(db=cache_db), time.monotonic() + 60
-        while not heartbeat.exists(":1:aletheia:beat:last") and time.monotonic() < deadline:
+        while not heartbeat.exists(beat_key) and time.monotonic() < deadline:
             time.sleep(1)
-        assert heartbeat.exists(":1:aletheia:beat:last"), (
+        assert heartbeat.exists(beat_key), (
             f"{name}: no heartbeat in db {cache_db}\n{server.containers_report(name)}"
         )
-        assert redis.Redis(db=broker_db).exists("_kombu.binding.celery"), (
+        assert redis.Redis(db=broker_db).exists(f"{prefix}:_kombu.binding.celery"), (
             f"{name}: no broker in db {broker_db}"
         )
 

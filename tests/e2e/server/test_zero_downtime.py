@@ -20,7 +20,7 @@ import pytest
 from ops import commands, slots, target
 from ops.settings import ServerSettings
 from tests.e2e.conftest import BASIC_AUTH, Server, git, host
-from tests.e2e.load import Load, MemorySampler
+from tests.e2e.load import Load, MemorySampler, report
 from tests.helpers import HEALTH_TOKEN, run_command
 
 pytestmark = pytest.mark.e2e
@@ -93,17 +93,21 @@ def under_load(
     server: Server, name: str, operation: Callable[[], object]
 ) -> tuple[dict[str, Any], object]:
     """Run `operation` while 50 requests/s go through nginx; assert none failed."""
-    with Load(host(ENV), server.https_port, auth=BASIC_AUTH, rate=50, max_seconds=400) as load:
+    with (
+        Load(host(ENV), server.https_port, auth=BASIC_AUTH, rate=50, max_seconds=400) as load,
+        MemorySampler(f"aletheia-{ENV}") as memory,
+    ):
         time.sleep(WARM_UP)
         load.mark("start")
         result = operation()
         load.mark("end")
         time.sleep(COOL_DOWN)
-    summary = load.summary("start", "end")
+    summary = {**load.summary("start", "end"), **memory.summary()}
     summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
     if isinstance(result, subprocess.CompletedProcess):
         summary["steps"] = result.stdout.strip().splitlines()[-1][-400:] if result.stdout else ""
     FIGURES[name] = summary
+    report(f"{ENV}, host network: {name}", summary)
     failures = [(s.at, s.status, s.error) for s in load.failures()][:10]
     assert summary["failed"] == 0, (name, summary, failures)
     assert summary["sent"] >= 50 * (WARM_UP + COOL_DOWN), summary
@@ -336,6 +340,7 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
             summary = {**load.summary("start", "end"), **memory.summary()}
             summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
             rows.append((strategy, name, summary))
+            report(f"bench-deploy {strategy}: {name}", summary)
     header = (
         f"{'strategy':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
         f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10} {'peak MiB':>8}"

@@ -48,6 +48,7 @@ class Sample:
     status: int  # 0: no answer
     error: str = ""
     retried: bool = False
+    late: float = 0.0  # from the scheduled time to the request's start: the client's own delay
 
     @property
     def failed(self) -> bool:
@@ -130,7 +131,7 @@ class Load:
         return conn, self._local.used
 
     def _request(self, at: float) -> None:
-        status, error, retried = 0, "", False
+        status, error, retried, started = 0, "", False, self.now()
         for attempt in (1, 2):
             conn, reused = self._connection(fresh=attempt == 2)
             try:
@@ -156,7 +157,7 @@ class Load:
                 conn.close()
                 error = f"{type(exc).__name__}: {exc}"
                 break
-        sample = Sample(at, self.now() - at, status, error, retried)
+        sample = Sample(at, self.now() - at, status, error, retried, started - at)
         with self._lock:
             self.samples.append(sample)
 
@@ -221,8 +222,10 @@ class Load:
             "longest_outage_s": round(self.longest_outage(), 2),
             "steady_p50_p99_ms": [round(v, 1) for v in steady],
             "during_p50_p99_ms": [round(v, 1) for v in during],
-            "slowest_at_s_ms": [
-                (round(s.at - begin, 1), round(s.latency * 1000))
+            # (scheduled at, s from the operation's start; latency ms; of which the client's
+            # own delay before sending, ms): a stall the client made has latency ≈ delay
+            "slowest_at_s_ms_late_ms": [
+                (round(s.at - begin, 1), round(s.latency * 1000), round(s.late * 1000))
                 for s in sorted(samples, key=lambda s: -s.latency)[:5]
             ],
         }

@@ -29,7 +29,7 @@ from ops import (
     slots,
     target,
 )
-from ops.attempt import Interrupted, Outcome
+from ops.attempt import Interrupted, Outcome, attempt
 from ops.runner import Refusal, Runner, StepFailed
 from ops.settings import ServerSettings
 from ops.target import Target
@@ -129,19 +129,30 @@ def cmd_nginx_activate(args: Args, env: Target, runner: Runner) -> int:
 
 
 def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
+    """The current release started again through the switch, under the environment's lock,
+    recorded in restarts-ENV.jsonl, put back like a deploy's on failure or interruption."""
     current = env.current_release()
     if current is None:
         raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
-    with runner.step("restart the app"):
-        app.start_healthy(env, runner, str(current["sha"]))
-    return 0
+    started, sha = time.monotonic(), str(current["sha"])
+    with attempt(env, runner, label="restart", log="restarts") as this:
+        this.note(ref=current.get("ref"), sha=sha)
+        with runner.step("restart the app"):
+            app.start_healthy(env, runner, sha, this)
+        this.succeed(f"{env.name} restarted {current.get('ref')} ({sha[:12]})")
+    assert this.outcome is not None
+    return report(args, this.outcome, runner, started)
 
 
 def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
-    isolation_setup.rotate_redis_password(env, runner)
-    said = "would use" if runner.dry_run else "uses"
-    print(f"rotate-redis-password: {env.name} {said} a new Redis password ({runner.summary()})")
-    return 0
+    started = time.monotonic()
+    with attempt(env, runner, label="rotate-redis-password", log="restarts") as this:
+        this.note(ref="rotate-redis-password")
+        isolation_setup.rotate_redis_password(env, runner, this)
+        said = "would use" if runner.dry_run else "uses"
+        this.succeed(f"{env.name} {said} a new Redis password")
+    assert this.outcome is not None
+    return report(args, this.outcome, runner, started)
 
 
 def cmd_down(args: Args, env: Target, runner: Runner) -> int:
@@ -177,10 +188,9 @@ def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
         raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
     app.use_image(env, runner, str(current["sha"]))
     one_by_one, together = app.logs_commands(env, runner, args.since, args.tail, not args.no_follow)
-    code = 0
-    for command in one_by_one:
-        code = code or runner.run(command, check=False).returncode  # a dry run prints them
-    return code or runner.run_together(together)
+    codes = [runner.run(command, check=False).returncode for command in one_by_one]
+    codes.append(runner.run_together(together))  # every command runs, whichever failed
+    return next((code for code in codes if code), 0)
 
 
 def in_environment(

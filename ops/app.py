@@ -94,9 +94,10 @@ def wait_healthy(target: Target, runner: Runner) -> None:
         time.sleep(0.25)  # each try is itself a `compose exec` (~0.5 s): poll again soon
 
 
-def start_healthy(target: Target, runner: Runner, sha: str) -> None:
-    """Start release `sha` again through the switch (a new slot, health, nginx, drain)."""
-    switch_to(target, runner, None, sha)
+def start_healthy(target: Target, runner: Runner, sha: str, this: Attempt | None = None) -> None:
+    """Start release `sha` again through the switch (a new slot, health, nginx, drain); within
+    an attempt, a failure or an interruption is undone like a deploy's."""
+    switch_to(target, runner, this, sha)
 
 
 def run_manage(target: Target, runner: Runner, *args: str) -> None:
@@ -170,11 +171,6 @@ def switch_to(
     with runner.step("health check"):
         if not runner.dry_run:
             wait_healthy(fresh, runner)
-    with runner.step("nginx"):
-        runner.say(f"    upstream: slot {new}")
-        _set_nginx(fresh, runner)
-        if not runner.dry_run:
-            slots.record(target.server, target.name, new)
 
     def put_back() -> None:
         _set_nginx(target, runner)
@@ -184,7 +180,14 @@ def switch_to(
             slots.state_file(target.server, target.name).unlink(missing_ok=True)
         runner.run(commands.rm(fresh, new, *slots.SLOT_SERVICES), check=False)
 
+    # registered before nginx changes: an interruption during the reload (or just after it)
+    # points nginx back before the new slot is removed
     recover(f"nginx back to {before}, slot {new} removed", put_back)
+    with runner.step("nginx"):
+        runner.say(f"    upstream: slot {new}")
+        _set_nginx(fresh, runner)
+        if not runner.dry_run:
+            slots.record(target.server, target.name, new)
     with runner.step("worker"):  # the new worker runs before the old one is stopped
         runner.run(commands.up_slot(fresh, new, "celery"), capture=True)
     recover("", None)  # from here on the new release serves; what follows only stops the old
@@ -284,6 +287,7 @@ def logs_commands(
             [
                 target.server.docker,
                 "ps",
+                "--all",  # a stopped or restarting container's last lines too
                 "--filter",
                 f"label=com.docker.compose.project={project}",
                 "--format",

@@ -19,6 +19,7 @@ REQUIRED_BY_EMAIL = {"brevo": ("BREVO_API_KEY",), "smtp": ("EMAIL_URL",), "conso
 # Set by the image (docker/Dockerfile): an env file value would hide the running release.
 IMAGE_KEYS = ("ALETHEIA_RELEASE",)
 DEFAULT_PORT = 8000  # docker/start's default too
+GREEN_PORT_OFFSET = 1000  # host networking: green listens on PORT + 1000 unless PORT_GREEN
 SECRET_KEY_PLACEHOLDER = "change-me-to-50-random-characters"  # noqa: S105 — .env.example's, refused
 SECRET_KEY_MIN_LENGTH = 50  # what Django's check --deploy asks for
 
@@ -63,6 +64,12 @@ class EnvFile:
     @property
     def web_port(self) -> int:
         return int(self.values.get("PORT") or DEFAULT_PORT)
+
+    @property
+    def web_ports(self) -> tuple[int, int]:
+        """Host networking: the blue and the green web slot's ports (ops/slots.py)."""
+        green = self.values.get("PORT_GREEN")
+        return self.web_port, int(green) if green else self.web_port + GREEN_PORT_OFFSET
 
     def get(self, key: str, default: str = "") -> str:
         return self.values.get(key, default)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ops import app, backups, envfile, isolation
+from ops.attempt import Attempt
 from ops.runner import Refusal, Runner
 from ops.settings import ServerSettings
 from ops.target import Target
@@ -151,7 +152,7 @@ def all_rules(server: ServerSettings, rules: list[str], targets: list[Target]) -
     return [*kept, *rules]
 
 
-def rotate_redis_password(target: Target, runner: Runner) -> None:
+def rotate_redis_password(target: Target, runner: Runner, this: Attempt | None = None) -> None:
     """A new password without a failed request: the user accepts both while the app restarts
     with the new one, then the old one is removed."""
     server, env_path = target.server, target.env_file.path
@@ -175,7 +176,7 @@ def rotate_redis_password(target: Target, runner: Runner) -> None:
     current = target.current_release()
     if current:
         with runner.step("restart the app"):
-            app.start_healthy(target, runner, str(current["sha"]))
+            app.start_healthy(target, runner, str(current["sha"]), this)
     with runner.step("redis: the new password only"):
         rule = isolation.redis_acl_rule(target.environment, new)
         write_acl_file(server, runner, all_rules(server, [rule], [target]))

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -160,13 +161,23 @@ class Runner:
             return 0
         env = {**os.environ, **self.env}
         running = [subprocess.Popen(command, env=env) for command in commands]
+
+        def stop(signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt  # SIGTERM/SIGHUP: the same as Ctrl-C, no follower left behind
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
         try:
             codes = [process.wait() for process in running]
         except KeyboardInterrupt:
             for process in running:
                 process.terminate()
-            codes = [process.wait() for process in running]
-        return next((code for code in codes if code), 0)
+            for process in running:
+                process.wait()
+            return 130
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return next((code for code in codes if code > 0), 1 if any(codes) else 0)
 
     def summary(self) -> str:
         return ", ".join(f"{name} {seconds:.1f}s" for name, seconds, _ in self.steps)

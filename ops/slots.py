@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 SLOTS = ("blue", "green")
 SLOT_SERVICES = ("web", "celery")  # a release's web and worker: started and stopped together
 MAIN_SERVICES = ("celery_beat",)  # one at a time, in the environment's own project
-GREEN_PORT_OFFSET = 1000  # host-network mode: green listens on PORT + 1000 unless PORT_GREEN
 
 
 def state_file(server: ServerSettings, env: str) -> Path:
@@ -55,9 +54,8 @@ def other(slot: str | None) -> str:
 def port(target: "Target", slot: str | None) -> int:
     """The slot's web port in host-network mode (blue: PORT; green: PORT_GREEN or PORT+1000).
     The legacy single `web` listens on PORT too."""
-    if slot == "green":
-        return int(target.env_file.get("PORT_GREEN") or target.web_port + GREEN_PORT_OFFSET)
-    return target.web_port
+    blue, green = target.env_file.web_ports
+    return green if slot == "green" else blue
 
 
 def alias(env: str, slot: str) -> str:

@@ -61,8 +61,9 @@ def server_environment(name: str) -> Environment:
     return servers[name]
 
 
-def port_clashes(name: str, server: ServerSettings, port: int) -> list[str]:
-    """Host networking: the other environments whose web listens on the same PORT."""
+def port_clashes(name: str, server: ServerSettings, ports: tuple[int, int]) -> list[str]:
+    """Host networking: the other environments whose web slots listen on one of `ports` (this
+    environment's blue and green)."""
     if server.network != "host":
         return []
     clashes = []
@@ -70,10 +71,32 @@ def port_clashes(name: str, server: ServerSettings, port: int) -> list[str]:
         path = server.root / other.env_file
         if other_name == name or not path.is_file():
             continue
-        other_port = envfile.parse(path.read_text()).get("PORT") or str(envfile.DEFAULT_PORT)
-        if other_port == str(port):
+        theirs = envfile.read(path, other, frozenset()).web_ports
+        if set(theirs) & set(ports):
             clashes.append(other_name)
     return clashes
+
+
+def port_problems(name: str, server: ServerSettings, env_file: envfile.EnvFile) -> list[str]:
+    """Host networking: each web slot of each environment needs a port of its own."""
+    if server.network != "host":
+        return []
+    try:
+        blue, green = env_file.web_ports
+    except ValueError:
+        return [f"env file {env_file.path}: PORT and PORT_GREEN must be port numbers"]
+    if blue == green:
+        return [
+            f"env file {env_file.path}: PORT_GREEN {green} is PORT: the two web slots need"
+            " two ports (a health check would reach the live slot, not the new one)"
+        ]
+    clashes = port_clashes(name, server, (blue, green))
+    if clashes:
+        return [
+            f"env file {env_file.path}: PORT {blue} or PORT_GREEN {green} is also used by"
+            f" {', '.join(clashes)} — under host networking each web slot needs its own port"
+        ]
+    return []
 
 
 def resolve(name: str, server: ServerSettings) -> Target:
@@ -81,13 +104,9 @@ def resolve(name: str, server: ServerSettings) -> Target:
     overlay_keys = frozenset(compose.app_environment(environment))
     env_file = envfile.read(server.root / environment.env_file, environment, overlay_keys)
     if env_file.values and not env_file.problems:
-        clashes = port_clashes(name, server, env_file.web_port)
-        if clashes:
-            problem = (
-                f"env file {env_file.path}: PORT {env_file.web_port} is also {', '.join(clashes)}'s"
-                " — under host networking each environment's web needs its own PORT"
-            )
-            env_file = replace(env_file, problems=(*env_file.problems, problem))
+        problems = port_problems(name, server, env_file)
+        if problems:
+            env_file = replace(env_file, problems=(*env_file.problems, *problems))
     found = Target(environment, server, env_file, web_slot=slots.live(server, name))
     current = found.current_release()
     return found.at_release(str(current["sha"])) if current else found

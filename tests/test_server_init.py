@@ -128,14 +128,20 @@ def test_host_networking_refuses_two_environments_on_one_port(tmp_path: Path) ->
             REDIS_URL=f"redis://aletheia-{name}:pw@127.0.0.1:6379",
         )  # no PORT: both 8000
     staging = target.resolve("staging", settings_at(tmp_path, ALETHEIA_NETWORK="host"))
-    assert "PORT 8000 is also dev's" in staging.env_file.problems[-1]
+    assert "PORT 8000 or PORT_GREEN 9000 is also used by dev" in staging.env_file.problems[-1]
     with pytest.raises(Refusal):
         staging.require_valid_env_file()
     assert not target.resolve("staging", settings_at(tmp_path)).env_file.problems  # shared
     envfile.set_value(envs / ".env.staging", "PORT", "8102")
-    assert not target.resolve(
-        "staging", settings_at(tmp_path, ALETHEIA_NETWORK="host")
-    ).env_file.problems
+    host = settings_at(tmp_path, ALETHEIA_NETWORK="host")
+    assert not target.resolve("staging", host).env_file.problems
+    # the green slots count too: staging's green on dev's blue, or a green on its own blue
+    envfile.set_value(envs / ".env.staging", "PORT_GREEN", "8000")
+    assert "also used by dev" in target.resolve("staging", host).env_file.problems[-1]
+    envfile.set_value(envs / ".env.staging", "PORT_GREEN", "8102")
+    assert "is PORT" in target.resolve("staging", host).env_file.problems[-1]
+    envfile.set_value(envs / ".env.staging", "PORT_GREEN", "9102")
+    assert not target.resolve("staging", host).env_file.problems
 
 
 def test_the_deploy_prints_the_steps_the_docs_number() -> None:
@@ -344,3 +350,50 @@ def test_the_doctor_reaches_nginx_on_its_port_or_a_published_one(tmp_path: Path)
     assert doctor.nginx_address(https) == ("127.0.0.1", 8443)
     published = settings_at(tmp_path, ALETHEIA_NGINX_ADDRESS="127.0.0.1:18543")
     assert doctor.nginx_address(published) == ("127.0.0.1", 18543)
+
+
+def test_a_restart_waits_its_turn_behind_a_deploy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """restart runs the switch: under the environment's lock, like a deploy."""
+    import ops.__main__ as main
+    from ops import locks
+
+    monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
+    server = settings_at(tmp_path)
+    write_env_file(
+        tmp_path / "aletheia" / "envs" / ".env.staging",
+        DATABASE_URL="postgres://aletheia_staging:pw@db/aletheia_staging",
+        REDIS_URL="redis://aletheia-staging:pw@redis:6379",
+    )
+    releases.record(server.state_dir, "staging", {"sha": "abc", "result": "succeeded"})
+    held = locks.acquire(server.state_dir, "staging", "develop")
+    try:
+        assert main.main(["restart", "staging"]) == 2
+    finally:
+        locks.release(held)
+    assert "develop" in capsys.readouterr().err  # what holds the lock is named
+
+
+def test_logs_runs_every_command_even_after_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container gone between the listing and its `docker logs` does not hide the others'."""
+    import ops.__main__ as main
+
+    monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
+    releases.record(
+        tmp_path / "aletheia" / "state", "staging", {"sha": "abc", "result": "succeeded"}
+    )
+    asked = tmp_path / "asked"
+    docker = tmp_path / "docker"  # lists two containers; the first one's logs fail
+    docker.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {asked}\n'
+        'case "$*" in ps*) printf "gone\\nthere\\n";; *gone) exit 1;; esac\n'
+    )
+    docker.chmod(0o755)
+    monkeypatch.setenv("ALETHEIA_DOCKER", str(docker))
+    monkeypatch.setenv("ALETHEIA_COMPOSE", "docker-compose")
+    assert main.main(["logs", "staging", "--since", "10m", "--no-follow"]) == 1
+    assert asked.read_text().splitlines()[-1].endswith("--tail=100 there")

@@ -406,8 +406,26 @@ def test_a_redeploy_through_nginx_proxy_drops_no_request(shared_server: SharedSe
         failures = [(s.at, s.status, s.error) for s in load.failures()][:10]
         assert figures[name]["failed"] == 0, (name, figures[name], failures)
         assert figures[name]["sent"] >= 300
-    assert slot_file.read_text().strip() not in (before, "")  # the other slot serves now
-    assert figures["redeploy"]["peak_total_mib"] > 0  # the two slots' memory was sampled
+    after = slot_file.read_text().strip()
+    assert after not in (before, "")  # the other slot serves now
+    assert server.curl("staging", "/healthz", auth=True).json()["release"] == server.shas["v1.0"]
+    assert (
+        f"aletheia-staging-web-{after}" in (server.conf_dir / "aletheia-staging.conf").read_text()
+    )
+    left = sh(
+        DOCKER,
+        "ps",
+        "--all",
+        "--filter",
+        f"label=com.docker.compose.project=aletheia-staging-{before}",
+        "--format",
+        "{{.Names}}",
+    )
+    assert left.stdout.strip() == ""  # the old slot drained and removed
+    # the sampler saw both slots' webs during the switch (Compose v1 or v2 names)
+    peaks = figures["redeploy"]["peak_per_container_mib"]
+    for slot in (before, after):
+        assert any(n.startswith(f"aletheia-staging-{slot}") and "web" in n for n in peaks), peaks
 
 
 def test_a_pickle_planted_in_prods_cache_does_not_run(shared_server: SharedServer) -> None:

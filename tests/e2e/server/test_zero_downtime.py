@@ -114,10 +114,13 @@ def under_load(
     return summary, result
 
 
-def containers(project: str, service: str) -> list[str]:
+def containers(project: str, service: str, running_only: bool = False) -> list[str]:
+    """The service's containers in the project: all of them (a stopped one not removed counts),
+    or those running."""
     out = run_command(
         "docker",
         "ps",
+        *([] if running_only else ["--all"]),
         "--filter",
         f"label=com.docker.compose.project={project}",
         "--filter",
@@ -181,10 +184,10 @@ def one_off(server: Server, code: str) -> tuple[list[str], dict[str, str]]:
     }
 
 
-def test_a_redeploy_hands_tasks_over_exactly_once_and_never_runs_two_beats(
+def test_a_deploy_hands_tasks_over_exactly_once_and_never_runs_two_beats(
     staging: Server,
 ) -> None:
-    at(staging, "feature")
+    at(staging, "develop")  # then feature: a new image, so beat is recreated across it
     command, env = one_off(staging, ENQUEUE.format(seconds=40))
     enqueuer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     beats: list[int] = []
@@ -192,20 +195,33 @@ def test_a_redeploy_hands_tasks_over_exactly_once_and_never_runs_two_beats(
 
     def watch_beat() -> None:
         while not stop.is_set():
-            beats.append(len(containers(f"aletheia-{ENV}", "celery_beat")))
+            beats.append(len(containers(f"aletheia-{ENV}", "celery_beat", running_only=True)))
             stop.wait(0.3)
 
+    def beat_id() -> str:
+        return run_command(
+            "docker",
+            "ps",
+            "-q",
+            "--filter",
+            f"label=com.docker.compose.project=aletheia-{ENV}",
+            "--filter",
+            "label=com.docker.compose.service=celery_beat",
+        ).stdout.strip()
+
+    beat_before = beat_id()
     watcher = threading.Thread(target=watch_beat, daemon=True)
     time.sleep(8)  # tasks in flight on the old worker when the switch starts
     watcher.start()
     try:
         summary, _ = under_load(
-            staging, "redeploy, nothing changed", lambda: staging.deploy(ENV, "feature")
+            staging, "deploy, tasks in flight", lambda: staging.deploy(ENV, "feature")
         )
     finally:
         stop.set()
         watcher.join()
         out, _ = enqueuer.communicate(timeout=120)
+    assert beat_id() not in ("", beat_before)  # beat was recreated during the watch
     assert max(beats) == 1, beats  # never two beats at once
     sent = json.loads(out.split("SENT ", 1)[1].strip().splitlines()[0])
     assert len(sent) >= 30

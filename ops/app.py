@@ -193,7 +193,8 @@ def switch_to(
     recover("", None)  # from here on the new release serves; what follows only stops the old
     with runner.step("drain"):
         runner.say(
-            f"    {before}: SIGTERM to its web (up to {target.server.drain_seconds}s), then its worker"
+            f"    {before}: SIGTERM to its web (up to {target.server.drain_seconds}s)"
+            " and its worker at once"
         )
         if not runner.dry_run:
             time.sleep(target.server.settle_seconds)

@@ -284,7 +284,22 @@ def activate(target: Target, runner: Runner) -> None:
         raise StepFailed(
             "step 'nginx' failed: nginx -t refused the new config (previous config restored)"
         )
-    runner.run(list(server.nginx_reload))
+    reload(server, runner, files, previous)
+
+
+def reload(
+    server: ServerSettings, runner: Runner, files: dict[str, Path], previous: str | None
+) -> None:
+    """Reload nginx; if it fails, the previous active config is put back (and reloaded, for
+    when it was the reload that nginx answered, not a running nginx that kept the old one)."""
+    reloaded = runner.run(list(server.nginx_reload), check=False, capture=True)
+    if reloaded.returncode != 0:
+        restore_active(files, previous)
+        runner.run(list(server.nginx_reload), check=False, capture=True)
+        said = (reloaded.stderr or reloaded.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise StepFailed(
+            f"step 'nginx' failed: nginx reload failed ({said[0]}); previous config restored"
+        )
 
 
 def placeholder(target: Target, runner: Runner) -> None:
@@ -297,4 +312,4 @@ def placeholder(target: Target, runner: Runner) -> None:
     if runner.run(list(target.server.nginx_test), check=False, capture=True).returncode != 0:
         restore_active(files, previous)
         raise StepFailed("step 'nginx' failed: nginx -t refused the placeholder (config restored)")
-    runner.run(list(target.server.nginx_reload))
+    reload(target.server, runner, files, previous)

@@ -347,3 +347,25 @@ def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path
     second.join(timeout=5)
     assert order == ["first done", "second"]
     assert said == ["    waiting: another deploy is using the git checkout"]
+
+
+def test_a_failed_nginx_reload_puts_the_previous_config_back(tmp_path: Path) -> None:
+    """nginx -t passed but the reload failed: the active config is the one before, and the
+    step fails saying so (nginx must not pick the new one up at its next reload)."""
+    from ops import target
+    from ops.runner import Runner, StepFailed
+
+    server = ServerSettings.from_environment(
+        {
+            "ALETHEIA_SERVER_ROOT": str(tmp_path),
+            "ALETHEIA_NGINX_TEST": "true",
+            "ALETHEIA_NGINX_RELOAD": "sh -c 'echo reload refused >&2; exit 1'",
+        }
+    )
+    staging = target.resolve("staging", server)
+    active = nginx.paths(staging.environment, server)["active"]
+    active.parent.mkdir(parents=True)
+    active.write_text("# the config nginx serves\n")
+    with pytest.raises(StepFailed, match=r"reload refused.*previous config restored"):
+        nginx.activate(staging, Runner())
+    assert active.read_text() == "# the config nginx serves\n"

@@ -4,7 +4,8 @@ Requests are scheduled every 1/rate seconds whatever the previous ones did (open
 answer does not slow the load down) and run on a bounded pool of threads, each keeping its
 own keep-alive connection like a browser does. Latency counts from the scheduled time.
 
-A request fails on a 5xx, a refused or reset connection, or a timeout. One case is told apart:
+A request fails on any answer but 200 (a 5xx, but also a 401 or a 429: an answer nginx gave
+without the app), a refused or reset connection, or a timeout. One case is told apart:
 a keep-alive connection the server closed while idle, found closed when reused before any
 byte of an answer came back. Browsers and HTTP libraries resend the request then (RFC 9112,
 9.3.1, idempotent requests); so does this client, once, and counts it in `retried`.
@@ -52,7 +53,7 @@ class Sample:
 
     @property
     def failed(self) -> bool:
-        return self.status == 0 or self.status >= 500
+        return self.status != 200  # every request of the load expects 200 (a 401 or a 429 too)
 
 
 @dataclass
@@ -213,9 +214,13 @@ class Load:
                 errors[kind] = errors.get(kind, 0) + 1
         steady = self.latency(0.0, begin) if start else (0.0, 0.0)
         during = self.latency(begin, finish)
+        statuses: dict[str, int] = {}
+        for sample in samples:
+            statuses[str(sample.status)] = statuses.get(str(sample.status), 0) + 1
         return {
             "sent": len(samples),
             "failed": sum(s.failed for s in samples),
+            "statuses": statuses,
             "errors": errors,
             "retried_keepalive": sum(s.retried for s in samples),
             "idle_keepalive_closed": self.idle_closed,

@@ -121,6 +121,8 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
     (nginx_dir / "conf.d").mkdir(parents=True)
     make_certificate(root, host("prod"))
     make_certificate(root, host("staging"))  # the zero-downtime test loads it (no rate limit)
+    (root / "nginx").mkdir(exist_ok=True)  # staging's basic auth, read by nginx-proxy
+    sh("htpasswd", "-bc", str(root / "nginx" / ".htpasswd"), *BASIC_AUTH)
     env = server_settings(
         root,
         checkout,

@@ -222,6 +222,11 @@ rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-
 	$(SERVER_ENV)
 	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS) $(if $(STRATEGY),--strategy $(STRATEGY))
 
+.PHONY: scale
+scale: ## ENV=… (runtime = swarm): WEB=n web replicas (2 or more), WORKER=n worker replicas; kept for the next deploys
+	$(SERVER_ENV)
+	$(OPS) scale $(ENV) $(if $(WEB),--web $(WEB)) $(if $(WORKER),--worker $(WORKER)) $(OPS_FLAGS)
+
 .PHONY: releases
 releases: ## ENV=…: print the release log
 	$(OPS) releases $(ENV)

@@ -406,8 +406,14 @@ def web_container(target: Target, runner: Runner) -> str:
     return rows[0][0]
 
 
+# `docker exec` starts a process beside the entrypoint, not through it: through docker/start
+# again, it gets the env file's values from the secret as the task's own processes have them.
+ENTRYPOINT = "/app/docker/start"
+
+
 def web_exec(target: Target, runner: Runner, *args: str, tty: bool = False) -> list[str]:
-    return commands.container_exec(target.server, web_container(target, runner), *args, tty=tty)
+    container = web_container(target, runner)
+    return commands.container_exec(target.server, container, ENTRYPOINT, *args, tty=tty)
 
 
 def shell(target: Target, runner: Runner) -> int:

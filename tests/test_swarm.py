@@ -38,7 +38,7 @@ def test_memory_limit_and_reservation_come_from_the_matrix() -> None:
     resources = rendered()["services"][WEB]["deploy"]["resources"]
     assert resources == {"limits": {"memory": "768M"}, "reservations": {"memory": "384M"}}
     staging = replace(environments.server_environments()["staging"], runtime="swarm")
-    web = stack.service(staging, WEB, "i", Replicas(2, 1), "s", 30)
+    web: dict = stack.service(staging, WEB, "i", Replicas(2, 1), "s", 30)
     assert web["deploy"]["resources"]["limits"]["memory"] == "512M"
 
 

@@ -18,11 +18,16 @@ from dataclasses import dataclass
 from ops.compose import app_environment
 from ops.envfile import DEFAULT_PORT
 from ops.environments import Environment
+from ops.nginx import RESOLVER_VALID_SECONDS
 
 WEB, WORKER, BEAT = "web", "celery", "celery_beat"  # the compose files' service names
 SERVICES = (WEB, WORKER, BEAT)
 ROLES = {WEB: "web", WORKER: "worker", BEAT: "beat"}  # docker/start's roles
 SECRET_TARGET = "aletheia.env"  # noqa: S105 - a file name: /run/secrets/aletheia.env, docker/start reads it
+# A stopping web task leaves the service's DNS at once; it serves this much longer (docker/start)
+# so that nginx, which may hold its address until its resolver's answer expires, never finds it
+# gone.
+STOP_DELAY_SECONDS = RESOLVER_VALID_SECONDS + 1
 APP_UID = "1000"  # the image's user (docker/Dockerfile): the secret is readable by it only
 WORKER_STOP_GRACE = "5m"  # as docker-compose.yml: SIGTERM is a warm shutdown, running syncs finish
 # Every role's container runs docker/healthcheck.py (the image's HEALTHCHECK), more often here:
@@ -56,8 +61,8 @@ def service_name(environment: Environment, service: str) -> str:
 
 
 def web_alias(environment: Environment) -> str:
-    """What nginx-proxy asks Docker's DNS for on the overlay network: the web service's virtual
-    IP, which balances over its healthy tasks only."""
+    """What nginx-proxy asks Docker's DNS for on the overlay network: the addresses of the web
+    service's healthy tasks."""
     return f"aletheia-{environment.name}-web"
 
 
@@ -106,6 +111,10 @@ def service(
         "update_config": _update("stop-first" if name == BEAT else "start-first"),
         "rollback_config": _rollback("stop-first" if name == BEAT else "start-first"),
         "restart_policy": {"condition": "any", "delay": "2s"},
+        # DNS round robin over the tasks, not a virtual IP: Swarm's virtual IPs (IPVS, as its
+        # routing mesh) do not forward on every host (they do not on the machines the e2e runs
+        # on); nginx re-resolves the name and retries a refused connection on the next address
+        "endpoint_mode": "dnsrr",
         "labels": {"org.aletheia.env": environment.name},
     }
     if name == WEB and environment.web_memory:
@@ -117,7 +126,11 @@ def service(
         "image": image,
         "command": [ROLES[name]],
         # the swarm web listens where nginx-proxy expects it, whatever the env file says
-        "environment": {**app_environment(environment), "PORT": str(DEFAULT_PORT)},
+        "environment": {
+            **app_environment(environment),
+            "PORT": str(DEFAULT_PORT),
+            **({"ALETHEIA_STOP_DELAY": str(STOP_DELAY_SECONDS)} if name == WEB else {}),
+        },
         "secrets": [
             {
                 "source": secret,
@@ -129,7 +142,9 @@ def service(
         ],
         "networks": {"shared": {"aliases": [web_alias(environment)]} if name == WEB else {}},
         "healthcheck": HEALTHCHECK,
-        "stop_grace_period": WORKER_STOP_GRACE if name == WORKER else f"{drain_seconds}s",
+        "stop_grace_period": WORKER_STOP_GRACE
+        if name == WORKER
+        else f"{drain_seconds + (STOP_DELAY_SECONDS if name == WEB else 0)}s",
         "deploy": deploy,
     }
     return definition

@@ -167,8 +167,8 @@ def swarm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmServ
         GUNICORN_WORKERS="1",
         ALETHEIA_HEARTBEAT_SECONDS="2",
     )
-    run_command("htpasswd", "-bc", str(root / "nginx" / ".htpasswd"), *BASIC_AUTH)
     (root / "nginx" / "conf.d").mkdir(parents=True, exist_ok=True)
+    run_command("htpasswd", "-bc", str(root / "nginx" / ".htpasswd"), *BASIC_AUTH)
     make_certificate(root, host(ENV))
     env = server_settings(
         root,

@@ -30,7 +30,9 @@ def test_web_updates_start_first_and_rolls_back_by_itself() -> None:
     assert web["deploy"]["rollback_config"]["order"] == "start-first"
     assert web["healthcheck"]["test"] == ["CMD", "python3", "/app/docker/healthcheck.py"]
     assert web["networks"] == {"shared": {"aliases": ["aletheia-prod-web"]}}
-    assert web["stop_grace_period"] == "30s"  # the drain
+    assert web["stop_grace_period"] == "41s"  # nginx's resolver validity + 1 s, then the drain
+    assert web["environment"]["ALETHEIA_STOP_DELAY"] == "11"
+    assert web["deploy"]["endpoint_mode"] == "dnsrr"
     assert web["command"] == ["web"]
 
 

@@ -43,6 +43,7 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.e2e.load import Load
+from tests.e2e.stats import Stats
 from tests.e2e.test_shared_network import build_standins
 from tests.helpers import DOCKER, HEALTH_TOKEN, REPO_ROOT, run_command, write_env_file
 
@@ -467,7 +468,10 @@ def test_the_make_targets_work_against_the_stack(swarm_server: SwarmServer) -> N
     server = swarm_server
     ensure_at(server, "feature")
     assert "No migrations to apply" in server.make("migrate", f"ENV={ENV}").stdout
-    server.make("sync-all", f"ENV={ENV}")
+    # a full sync in a one-off container: it reaches the environment's database (no centre is
+    # followed here, which it says)
+    sync = server.make("sync-all", f"ENV={ENV}", check=False)
+    assert "No followed profile" in sync.stderr, sync.stdout + sync.stderr
     logs = server.make("logs", f"ENV={ENV}", "FOLLOW=0").stdout
     assert f"{STACK}_web." in logs, logs[-2000:]
     assert "GET /healthz" in logs
@@ -485,3 +489,54 @@ def test_the_make_targets_work_against_the_stack(swarm_server: SwarmServer) -> N
     assert re.search(r"running release +PASS", doctor), doctor
     assert re.search(r"worker and beat +PASS", doctor), doctor
     assert re.search(r"through nginx +PASS", doctor), doctor
+
+
+BENCH = "ALETHEIA_BENCH_DEPLOY"
+
+
+@pytest.mark.skipif(BENCH not in os.environ, reason="make bench-deploy (ALETHEIA_BENCH_DEPLOY=1)")
+def test_bench_deploy_swarm(swarm_server: SwarmServer) -> None:
+    """`make bench-deploy`'s swarm row: the compose bench's three operations on the stack (web
+    x3), under 50 requests/s, with each container's memory and CPU meanwhile."""
+    server = swarm_server
+    ensure_at(server, "develop")
+    ensure_at(server, "feature")
+    ensure_at(server, "develop")  # both images exist before anything is timed
+    server.make("scale", f"ENV={ENV}", "WEB=3", "WORKER=1")
+    operations: list[tuple[str, Callable[[], object]]] = [
+        ("steady, no deploy", lambda: time.sleep(15)),
+        ("deploy (image switch)", lambda: server.ops("deploy", ENV, "feature")),
+        ("redeploy, nothing changed", lambda: server.ops("deploy", ENV, "feature")),
+        ("rollback", lambda: server.ops("rollback", ENV)),
+    ]
+    rows = []
+    with Stats() as stats:
+        for name, operation in operations:
+            with Load(host(ENV), server.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
+                time.sleep(WARM_UP)
+                load.mark("start")
+                operation()
+                load.mark("end")
+                time.sleep(COOL_DOWN)
+            summary = load.summary("start", "end")
+            summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+            rows.append((name, summary))
+    header = (
+        f"{'runtime':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
+        f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, s in rows:
+        steady, during = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
+        lines.append(
+            f"{'swarm':<9} {name:<26} {s['sent']:>5} {s['failed']:>6} "
+            f"{s['longest_outage_s']:>8} {f'{steady[0]:.0f} / {steady[1]:.0f}':>18} "
+            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10}"
+        )
+    print(
+        "\nbench-deploy: 50 requests/s through nginx (TLS) on staging as a swarm stack (web x3)\n"
+    )
+    print("\n".join(lines))
+    print("\nper container during the swarm bench (docker stats, one container of each role):\n")
+    print(stats.table())
+    assert all(s["failed"] == 0 for _, s in rows), rows

@@ -21,6 +21,7 @@ from ops import commands, slots, target
 from ops.settings import ServerSettings
 from tests.e2e.conftest import BASIC_AUTH, Server, git, host
 from tests.e2e.load import Load
+from tests.e2e.stats import Stats
 from tests.helpers import HEALTH_TOKEN, run_command
 
 pytestmark = pytest.mark.e2e
@@ -291,17 +292,18 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
         ("rollback", ("rollback", ENV)),
     ]
     rows: list[tuple[str, str, dict[str, Any]]] = []
-    for strategy in ("recreate", "switch"):
-        for name, command in operations:
-            with Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
-                time.sleep(WARM_UP)
-                load.mark("start")
-                staging.ops(*command, "--strategy", strategy)
-                load.mark("end")
-                time.sleep(COOL_DOWN)
-            summary = load.summary("start", "end")
-            summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
-            rows.append((strategy, name, summary))
+    with Stats() as stats:
+        for strategy in ("recreate", "switch"):
+            for name, command in operations:
+                with Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
+                    time.sleep(WARM_UP)
+                    load.mark("start")
+                    staging.ops(*command, "--strategy", strategy)
+                    load.mark("end")
+                    time.sleep(COOL_DOWN)
+                summary = load.summary("start", "end")
+                summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+                rows.append((strategy, name, summary))
     header = (
         f"{'strategy':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
         f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10}"
@@ -319,4 +321,6 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
     for strategy, name, s in rows:
         if s["failed"]:
             print(f"  {strategy} {name}: {s['errors']}")
+    print("\nper container during the compose bench (docker stats, one container of each role):\n")
+    print(stats.table())
     assert all(s["failed"] == 0 for strategy, _, s in rows if strategy == "switch"), rows

@@ -322,3 +322,32 @@ def container_exec(
     settings: ServerSettings, container: str, *args: str, tty: bool = False
 ) -> Command:
     return [settings.docker, "exec", "-i", *(["-t"] if tty else []), container, *args]
+
+
+def containers_of_project(
+    settings: ServerSettings, project: str, service: str | None = None
+) -> Command:
+    """Every container (running or not) of a Compose project, or of one of its services."""
+    only = ["--filter", f"label=com.docker.compose.service={service}"] if service else []
+    return [
+        settings.docker,
+        "ps",
+        "-aq",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+        *only,
+    ]
+
+
+def container_networks(settings: ServerSettings, container: str) -> Command:
+    return [
+        settings.docker,
+        "inspect",
+        "--format",
+        "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}",
+        container,
+    ]
+
+
+def network_disconnect(settings: ServerSettings, network: str, container: str) -> Command:
+    return [settings.docker, "network", "disconnect", network, container]

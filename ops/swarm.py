@@ -272,26 +272,39 @@ COMPOSE_PROJECTS = ("", "-blue", "-green")  # the environment's and its web slot
 
 def retire_compose(target: Target, runner: Runner) -> None:
     """An environment moving from compose to swarm: its compose containers (web slots, worker,
-    beat) stop once the stack serves, before the stack's beat starts (never two beats)."""
+    beat) stop once the stack serves, before the stack's beat starts (never two beats). The
+    compose web answers to the same alias as the stack's: it leaves the networks first, and
+    keeps serving the requests nginx still sends it from its DNS cache until that expires."""
     project = commands.project_name(target.environment)
     found: list[str] = []
+    webs: list[str] = []
     for suffix in COMPOSE_PROJECTS:
-        listed = runner.run(
-            [
-                target.server.docker,
-                "ps",
-                "-aq",
-                "--filter",
-                f"label=com.docker.compose.project={project}{suffix}",
-            ],
+        for service, into in ((None, found), ("web", webs)):
+            listed = runner.run(
+                commands.containers_of_project(target.server, f"{project}{suffix}", service),
+                check=False,
+                capture=True,
+                mutating=False,
+            )
+            into += listed.stdout.split()
+    if not found:
+        return
+    runner.say(f"    {len(found)} container(s) of {target.name} under compose: stopped and removed")
+    for container in webs:
+        networks = runner.run(
+            commands.container_networks(target.server, container),
             check=False,
             capture=True,
             mutating=False,
         )
-        found += listed.stdout.split()
-    if not found:
-        return
-    runner.say(f"    {len(found)} container(s) of {target.name} under compose: stopped and removed")
+        for network in networks.stdout.split():
+            runner.run(
+                commands.network_disconnect(target.server, network, container),
+                check=False,
+                capture=True,
+            )
+    if not runner.dry_run:
+        time.sleep(stack.STOP_DELAY_SECONDS)
     drain = str(target.server.drain_seconds)
     runner.run([target.server.docker, "stop", "-t", drain, *found], capture=True)
     runner.run([target.server.docker, "rm", *found], capture=True)

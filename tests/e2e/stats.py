@@ -61,7 +61,7 @@ class Stats:
             ).stdout
             for line in out.splitlines():
                 name, cpu, memory = [*line.split("|"), "", ""][:3]
-                if name and re.fullmatch(r"[\d.]+%", cpu):  # "--": a container stopping
+                if name != "--" and re.fullmatch(r"[\d.]+%", cpu):  # "--": one coming or going
                     self.samples.append(
                         (role(name), float(cpu.rstrip("%") or 0), mebibytes(memory))
                     )

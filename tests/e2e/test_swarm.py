@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from ops import compose, environments
+from ops.doctor import DOCTOR_USER
 from tests.e2e.conftest import (
     BASIC_AUTH,
     Server,
@@ -62,8 +63,9 @@ TOOL_FILES = ("ops", "deploy.sh", "Makefile", "environments.toml")
 sh = run_command
 
 
-def tool_copy(destination: Path) -> Path:
-    """This checkout's ops (what runs on the server), with staging on swarm in its matrix."""
+def tool_copy(destination: Path, on_swarm: bool = True) -> Path:
+    """This checkout's ops (what runs on the server), with staging on swarm in its matrix (or,
+    not `on_swarm`, as this checkout says: on compose)."""
     destination.mkdir()
     for name in TOOL_FILES:
         source = REPO_ROOT / name
@@ -76,6 +78,9 @@ def tool_copy(destination: Path) -> Path:
     for compose_file in REPO_ROOT.glob("docker-compose*.yml"):
         shutil.copy2(compose_file, destination / compose_file.name)
     matrix = destination / "environments.toml"
+    if not on_swarm:
+        assert not environments.load(matrix)[ENV].on_swarm
+        return destination
     text = matrix.read_text()
     section = text.index(f"[{ENV}]")
     row_end = text.index('runtime = "compose"\n', section)
@@ -109,6 +114,7 @@ class SwarmServer(Server):
     """The server, its ops run from `tool` (staging on swarm), its containers named here."""
 
     tool: Path = Path()
+    compose_tool: Path = Path()  # the same ops with staging on compose
     names: dict[str, str] | None = None
     network: str = ""
 
@@ -161,6 +167,7 @@ def swarm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmServ
     names = {s: f"swarm_e2e_{run_id}_{s}" for s in ("postgres", "redis", "nginx")}
     checkout, shas = make_remote(root)
     tool = tool_copy(root / "tool")
+    compose_tool = tool_copy(root / "compose-tool", on_swarm=False)
     write_env_file(
         root / "aletheia" / "envs" / f".env.{ENV}",
         DATABASE_URL=f"postgres://aletheia_swarm:{DB_PASSWORD}@{names['postgres']}:5432/aletheia_staging_swarm",
@@ -170,6 +177,9 @@ def swarm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmServ
     )
     (root / "nginx" / "conf.d").mkdir(parents=True, exist_ok=True)
     run_command("htpasswd", "-bc", str(root / "nginx" / ".htpasswd"), *BASIC_AUTH)
+    # the doctor's own account through basic auth, as make server-init sets it up
+    run_command("htpasswd", "-b", str(root / "nginx" / ".htpasswd"), DOCTOR_USER, "doctor-pw")
+    (root / "aletheia" / "doctor.credentials").write_text(f"{DOCTOR_USER}:doctor-pw\n")
     make_certificate(root, host(ENV))
     env = server_settings(
         root,
@@ -180,9 +190,18 @@ def swarm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmServ
         ALETHEIA_NGINX_RELOAD=f"{DOCKER} exec {names['nginx']} nginx -s reload",
         ALETHEIA_PG_CLIENT=f"{DOCKER} exec -i -e PGPASSWORD {names['postgres']}",
         ALETHEIA_NGINX_ADDRESS=f"127.0.0.1:{HTTPS_PORT}",
+        ALETHEIA_DOCKER_NETWORK=network,  # staging on compose joins the same overlay network
     )
     server = SwarmServer(
-        root, env, shas, HTTP_PORT, HTTPS_PORT, tool=tool, names=names, network=network
+        root,
+        env,
+        shas,
+        HTTP_PORT,
+        HTTPS_PORT,
+        tool=tool,
+        compose_tool=compose_tool,
+        names=names,
+        network=network,
     )
     initialised = False
     try:
@@ -238,7 +257,13 @@ def swarm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmServ
     finally:
         if initialised:
             leave_swarm()
-        for container in names.values():
+        compose_containers = docker(
+            "ps", "-aq", "--filter", f"label=com.docker.compose.project={STACK}-green", check=False
+        ).stdout.split()
+        compose_containers += docker(
+            "ps", "-aq", "--filter", f"label=com.docker.compose.project={STACK}", check=False
+        ).stdout.split()
+        for container in [*names.values(), *compose_containers]:
             docker("rm", "-f", container, check=False)
         docker("network", "rm", network, edge, check=False)
         docker("volume", "rm", "-f", f"aletheia-{ENV}-static", check=False)
@@ -489,6 +514,50 @@ def test_the_make_targets_work_against_the_stack(swarm_server: SwarmServer) -> N
     assert re.search(r"running release +PASS", doctor), doctor
     assert re.search(r"worker and beat +PASS", doctor), doctor
     assert re.search(r"through nginx +PASS", doctor), doctor
+
+
+def test_an_environment_moves_from_compose_to_swarm_without_a_failed_request(
+    swarm_server: SwarmServer,
+) -> None:
+    """docs/deployment.md's steps: staging runs on compose (on the overlay network); its matrix
+    row says swarm; the next deploy starts the stack, switches nginx to it, then removes the
+    compose containers."""
+    server = swarm_server
+    server.make("down", f"ENV={ENV}")  # the stack gone: staging starts on compose
+    wait_until(lambda: not running_containers("web"), "the stack's web gone", 60)
+    compose_deploy = run_command(
+        "./deploy.sh", ENV, "develop", env=server.env, cwd=server.compose_tool
+    )
+    assert "slot green" in compose_deploy.stdout
+    wait_until(lambda: served(server) == server.shas["develop"], "staging on compose", 30)
+    project = f"label=com.docker.compose.project={STACK}-green"
+    assert docker("ps", "-q", "--filter", project).stdout.split()
+    beats: list[int] = []
+    stop = threading.Event()
+
+    def watch_beat() -> None:  # compose's beat or the stack's: never both
+        while not stop.is_set():
+            compose_beat = docker(
+                "ps", "-q", "--filter", "label=com.docker.compose.service=celery_beat"
+            ).stdout.split()
+            beats.append(len(compose_beat) + len(running_containers("celery_beat")))
+            stop.wait(0.3)
+
+    watcher = threading.Thread(target=watch_beat, daemon=True)
+    watcher.start()
+    try:
+        _, result = under_load(
+            server, "move from compose to swarm", lambda: server.deploy(ENV, "feature")
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert isinstance(result, subprocess.CompletedProcess)
+    assert "under compose: stopped and removed" in result.stdout, result.stdout
+    assert max(beats) == 1, beats
+    assert served(server) == server.shas["feature"]
+    assert not docker("ps", "-aq", "--filter", project).stdout.split()
+    assert not (server.state_dir / f"web-slot-{ENV}").exists()
 
 
 BENCH = "ALETHEIA_BENCH_DEPLOY"

@@ -287,7 +287,7 @@ def logs_commands(
     per project). Compose v1 has no `logs --since`: each container's `docker logs --since`,
     then (to follow) compose's own follow of the new lines."""
     if target.environment.on_swarm:
-        return swarm.logs_commands(target, since, tail, follow)
+        return swarm.logs_commands(target, runner, since, tail, follow)
     projects = log_projects(target)
     follow_flags = ["-f"] if follow else []
     v1 = target.server.compose[-1] != "compose"

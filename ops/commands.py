@@ -263,6 +263,19 @@ def service_tasks(settings: ServerSettings, service: str) -> Command:
     ]
 
 
+def running_tasks(settings: ServerSettings, service: str) -> Command:
+    return [
+        settings.docker,
+        "service",
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        service,
+    ]
+
+
 def service_scale(settings: ServerSettings, counts: dict[str, int]) -> Command:
     return [
         settings.docker,
@@ -293,6 +306,7 @@ def stack_tasks(settings: ServerSettings, stack: str) -> Command:
 def service_logs(
     settings: ServerSettings, service: str, since: str | None, tail: str, follow: bool
 ) -> Command:
+    """A service's logs, or one task's (`service` a task id)."""
     window = ["--since", since] if since else []
     return [
         settings.docker,
@@ -324,30 +338,12 @@ def container_exec(
     return [settings.docker, "exec", "-i", *(["-t"] if tty else []), container, *args]
 
 
-def containers_of_project(
-    settings: ServerSettings, project: str, service: str | None = None
-) -> Command:
-    """Every container (running or not) of a Compose project, or of one of its services."""
-    only = ["--filter", f"label=com.docker.compose.service={service}"] if service else []
+def containers_of_project(settings: ServerSettings, project: str) -> Command:
+    """Every container (running or not) of a Compose project."""
     return [
         settings.docker,
         "ps",
         "-aq",
         "--filter",
         f"label=com.docker.compose.project={project}",
-        *only,
     ]
-
-
-def container_networks(settings: ServerSettings, container: str) -> Command:
-    return [
-        settings.docker,
-        "inspect",
-        "--format",
-        "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}",
-        container,
-    ]
-
-
-def network_disconnect(settings: ServerSettings, network: str, container: str) -> Command:
-    return [settings.docker, "network", "disconnect", network, container]

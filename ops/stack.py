@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ops import slots
 from ops.compose import app_environment
 from ops.envfile import DEFAULT_PORT
 from ops.environments import Environment
@@ -63,7 +64,7 @@ def service_name(environment: Environment, service: str) -> str:
 def web_alias(environment: Environment) -> str:
     """What nginx-proxy asks Docker's DNS for on the overlay network: the addresses of the web
     service's healthy tasks."""
-    return f"aletheia-{environment.name}-web"
+    return slots.alias(environment.name, slots.SWARM_SLOT)
 
 
 def secret_name(environment: Environment, env_file_text: str) -> str:

@@ -43,13 +43,11 @@ def preflight(target: Target, runner: Runner) -> None:
             f'{target.name} has runtime = "swarm": it needs ALETHEIA_NETWORK=shared (the stack '
             "and nginx-proxy meet on an overlay network), not host networking"
         )
-    state = runner.run(
-        commands.swarm_state(target.server), check=False, capture=True, mutating=False
-    )
-    if state.stdout.split() != ["active", "true"] and not runner.dry_run:
+    state = _swarm_state(target, runner)
+    if state != "active true":
         raise Refusal(
             f'{target.name} has runtime = "swarm" but this Docker engine is not a swarm '
-            f"manager ({(state.stdout or state.stderr).strip() or 'no answer'}): "
+            f"manager ({state or 'no answer'}): "
             "docker swarm init (docs/deployment.md, Growing past one server)"
         )
     nodes = node_count(target, runner)
@@ -58,6 +56,14 @@ def preflight(target: Target, runner: Runner) -> None:
             f"the swarm has {nodes} nodes: the others cannot pull {commands.image_name('SHA')} "
             "from this one; set ALETHEIA_REGISTRY (server.env) to a registry they all reach"
         )
+
+
+def _swarm_state(target: Target, runner: Runner) -> str:
+    """`active true` on a swarm manager."""
+    state = runner.run(
+        commands.swarm_state(target.server), check=False, capture=True, mutating=False
+    )
+    return (state.stdout or state.stderr).strip()
 
 
 def node_count(target: Target, runner: Runner) -> int:
@@ -272,39 +278,23 @@ COMPOSE_PROJECTS = ("", "-blue", "-green")  # the environment's and its web slot
 
 def retire_compose(target: Target, runner: Runner) -> None:
     """An environment moving from compose to swarm: its compose containers (web slots, worker,
-    beat) stop once the stack serves, before the stack's beat starts (never two beats). The
-    compose web answers to the same alias as the stack's: it leaves the networks first, and
-    keeps serving the requests nginx still sends it from its DNS cache until that expires."""
+    beat) stop once nginx sends every request to the stack, before the stack's beat starts
+    (never two beats)."""
     project = commands.project_name(target.environment)
     found: list[str] = []
-    webs: list[str] = []
     for suffix in COMPOSE_PROJECTS:
-        for service, into in ((None, found), ("web", webs)):
-            listed = runner.run(
-                commands.containers_of_project(target.server, f"{project}{suffix}", service),
-                check=False,
-                capture=True,
-                mutating=False,
-            )
-            into += listed.stdout.split()
-    if not found:
-        return
-    runner.say(f"    {len(found)} container(s) of {target.name} under compose: stopped and removed")
-    for container in webs:
-        networks = runner.run(
-            commands.container_networks(target.server, container),
+        listed = runner.run(
+            commands.containers_of_project(target.server, f"{project}{suffix}"),
             check=False,
             capture=True,
             mutating=False,
         )
-        for network in networks.stdout.split():
-            runner.run(
-                commands.network_disconnect(target.server, network, container),
-                check=False,
-                capture=True,
-            )
-    if not runner.dry_run:
-        time.sleep(stack.STOP_DELAY_SECONDS)
+        found += listed.stdout.split()
+    if not found:
+        return
+    runner.say(f"    {len(found)} container(s) of {target.name} under compose: stopped and removed")
+    if not runner.dry_run:  # nginx's reload settles (its old workers finish with the old web)
+        time.sleep(target.server.settle_seconds)
     drain = str(target.server.drain_seconds)
     runner.run([target.server.docker, "stop", "-t", drain, *found], capture=True)
     runner.run([target.server.docker, "rm", *found], capture=True)
@@ -440,17 +430,24 @@ def ps_commands(target: Target) -> list[list[str]]:
 
 
 def logs_commands(
-    target: Target, since: str | None, tail: str, follow: bool
+    target: Target, runner: Runner, since: str | None, tail: str, follow: bool
 ) -> tuple[list[list[str]], list[list[str]]]:
-    """`make logs`: each service's tasks' lines (docker service logs), one after the other, or
-    followed together."""
-    each = [
-        commands.service_logs(
-            target.server, stack.service_name(target.environment, s), since, tail, follow
+    """`make logs`: following, each service's lines together (`docker service logs -f`: tasks
+    started later are followed too); else each running task's, one after the other (by task:
+    the logs of a service with tasks long gone may never end, with Docker 20.10)."""
+    names = [stack.service_name(target.environment, s) for s in stack.SERVICES]
+    if follow:
+        return [], [commands.service_logs(target.server, n, since, tail, True) for n in names]
+    each = []
+    for name in names:
+        listed = runner.run(
+            commands.running_tasks(target.server, name), check=False, capture=True, mutating=False
         )
-        for s in stack.SERVICES
-    ]
-    return ([], each) if follow else (each, [])
+        each += [
+            commands.service_logs(target.server, task, since, tail, False)
+            for task in listed.stdout.split()
+        ]
+    return each, []
 
 
 def remove(target: Target, runner: Runner) -> None:

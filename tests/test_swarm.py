@@ -1,10 +1,12 @@
 """runtime = "swarm": the matrix's rules, the stack file ops builds, how an update is read, the
 commands a deploy plans (--dry-run). The real thing runs in tests/e2e/test_swarm.py."""
 
+import io
 import json
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +14,9 @@ from ops import environments, stack, swarm
 from ops.environments import MatrixError
 from ops.stack import BEAT, WEB, WORKER, Replicas
 from tests.helpers import write_env_file
+
+if TYPE_CHECKING:
+    from ops.target import Target
 
 PROD = environments.server_environments()["prod"]
 SWARM_PROD = replace(PROD, runtime="swarm", web_replicas=3, worker_replicas=2)
@@ -29,7 +34,7 @@ def test_web_updates_start_first_and_rolls_back_by_itself() -> None:
     assert web["deploy"]["update_config"]["failure_action"] == "rollback"
     assert web["deploy"]["rollback_config"]["order"] == "start-first"
     assert web["healthcheck"]["test"] == ["CMD", "python3", "/app/docker/healthcheck.py"]
-    assert web["networks"] == {"shared": {"aliases": ["aletheia-prod-web"]}}
+    assert web["networks"] == {"shared": {"aliases": ["aletheia-prod-web-swarm"]}}
     assert web["stop_grace_period"] == "41s"  # nginx's resolver validity + 1 s, then the drain
     assert web["environment"]["ALETHEIA_STOP_DELAY"] == "11"
     assert web["deploy"]["endpoint_mode"] == "dnsrr"
@@ -154,7 +159,12 @@ def test_a_rollback_by_swarm_is_a_failure_once_it_is_complete_and_only_if_it_is_
     ).state == ("done")
 
 
-def swarm_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def swarm_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> "Target":
+    """Staging on swarm (2 web, 1 worker), on a server rooted at tmp_path whose docker binary
+    answers "no" to everything."""
+    from ops import target
+    from ops.settings import ServerSettings
+
     write_env_file(
         tmp_path / "aletheia" / "envs" / ".env.staging",
         DATABASE_URL="postgres://x@db/x",
@@ -163,23 +173,16 @@ def swarm_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
     monkeypatch.setenv("ALETHEIA_NETWORK", "shared")
-    monkeypatch.setenv("ALETHEIA_DOCKER", "false")  # any docker call answers "no"
+    monkeypatch.setenv("ALETHEIA_DOCKER", "false")
+    staging = target.resolve("staging", ServerSettings.from_environment())
+    on_swarm = replace(staging.environment, runtime="swarm", web_replicas=2, worker_replicas=1)
+    return replace(staging, environment=on_swarm)
 
 
 def test_replicas_scaled_by_hand_are_kept_for_the_next_deploys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ops import target
-    from ops.settings import ServerSettings
-
-    swarm_server(tmp_path, monkeypatch)
-    staging = target.resolve("staging", ServerSettings.from_environment())
-    staging = replace(
-        staging,
-        environment=replace(
-            staging.environment, runtime="swarm", web_replicas=2, worker_replicas=1
-        ),
-    )
+    staging = swarm_staging(tmp_path, monkeypatch)
     assert swarm.replicas(staging) == Replicas(2, 1)
     swarm.replicas_file(staging).parent.mkdir(parents=True)
     swarm.replicas_file(staging).write_text('{"web": 3, "worker": 2}')
@@ -191,20 +194,33 @@ def test_replicas_scaled_by_hand_are_kept_for_the_next_deploys(
 def test_a_swarm_deploy_on_an_engine_not_in_a_swarm_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ops import target
     from ops.runner import Refusal, Runner
-    from ops.settings import ServerSettings
 
-    swarm_server(tmp_path, monkeypatch)
-    staging = target.resolve("staging", ServerSettings.from_environment())
-    staging = replace(
-        staging,
-        environment=replace(
-            staging.environment, runtime="swarm", web_replicas=2, worker_replicas=1
-        ),
-    )
+    staging = swarm_staging(tmp_path, monkeypatch)
     with pytest.raises(Refusal, match=r"not a swarm manager.*docker swarm init"):
         swarm.preflight(staging, Runner())
     host = replace(staging, server=replace(staging.server, network="host"))
     with pytest.raises(Refusal, match="needs ALETHEIA_NETWORK=shared"):
         swarm.preflight(host, Runner())
+
+
+def test_beyond_one_node_the_release_is_pushed_to_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ops.runner import Refusal, Runner
+
+    staging = swarm_staging(tmp_path, monkeypatch)
+    monkeypatch.setattr(swarm, "node_count", lambda target, runner: 3)
+    runner = Runner(dry_run=True)
+    assert swarm.release_image(staging, runner, "abc") == "aletheia:abc"  # no registry set
+    monkeypatch.setattr(swarm, "_swarm_state", lambda target, runner: "active true")
+    with pytest.raises(Refusal, match=r"3 nodes.*ALETHEIA_REGISTRY"):
+        swarm.preflight(staging, runner)
+    registered = replace(staging, server=replace(staging.server, registry="registry.lan:5000"))
+    out = io.StringIO()
+    runner = Runner(dry_run=True, out=out)
+    assert swarm.release_image(registered, runner, "abc") == "registry.lan:5000/aletheia:abc"
+    assert "false tag aletheia:abc registry.lan:5000/aletheia:abc" in out.getvalue()
+    assert "false push registry.lan:5000/aletheia:abc" in out.getvalue()
+    monkeypatch.setattr(swarm, "node_count", lambda target, runner: 1)
+    assert swarm.release_image(registered, runner, "abc") == "aletheia:abc"  # one node: local

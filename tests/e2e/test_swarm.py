@@ -4,7 +4,7 @@ the end, even on failure.
 
 The topology is the shared-network one (test_shared_network.py) on an attachable overlay network
 instead of a bridge: shared_postgres and shared_redis stand-ins on it, nginx-proxy's stand-in
-joined to it (its ports published on loopback), reaching the web service as aletheia-staging-web
+joined to it (its ports published on loopback), reaching the web service as aletheia-staging-web-swarm
 (the service's virtual IP: Swarm's routing mesh does not forward on these machines, the overlay
 does). ops runs from a copy of this checkout whose environments.toml says staging runs on swarm;
 the releases it deploys are commits of a git remote, as on the server.
@@ -34,6 +34,8 @@ from ops import compose, environments
 from ops.doctor import DOCTOR_USER
 from tests.e2e.conftest import (
     BASIC_AUTH,
+    COUNT,
+    ENQUEUE,
     Server,
     bare_remote,
     clone_checkout,
@@ -350,7 +352,7 @@ def test_staging_deploys_as_a_stack_and_nginx_proxy_serves_it(swarm_server: Swar
     inspected = docker("service", "inspect", f"{STACK}_web").stdout
     assert DB_PASSWORD not in inspected
     conf = (server.conf_dir / f"aletheia-{ENV}.conf").read_text()
-    assert f"http://aletheia-{ENV}-web:8000" in conf
+    assert f"http://aletheia-{ENV}-web-swarm:8000" in conf
     ps = server.make("ps", f"ENV={ENV}").stdout
     assert f"{STACK}_web" in ps, ps
     assert f"{STACK}_celery_beat" in ps, ps
@@ -406,26 +408,6 @@ def test_make_rollback_puts_the_previous_image_back_through_the_rolling_update(
     assert server.log(f"releases-{ENV}")[-1]["ref"] == "rollback:develop"
 
 
-ENQUEUE = """
-import json, time, uuid
-from aletheia.core.tasks import ping
-sent, end = [], time.monotonic() + {seconds}
-while time.monotonic() < end:
-    value = uuid.uuid4().hex
-    ping.delay(value, 1)
-    sent.append(value)
-    time.sleep(0.5)
-print("SENT " + json.dumps(sent))
-"""
-
-COUNT = """
-import json
-from django.core.cache import cache
-sent = json.loads({sent!r})
-print("COUNTS " + json.dumps({{value: cache.get("aletheia:ping:" + value) for value in sent}}))
-"""
-
-
 def one_off(server: SwarmServer, code: str) -> list[str]:
     """manage.py shell in a one-off container of the current release on the overlay network,
     with staging's env file and matrix values (as ops' one-offs run)."""
@@ -456,7 +438,7 @@ def test_worker_scaled_to_2_runs_each_task_once_across_an_update_and_beat_never_
     server.make("scale", f"ENV={ENV}", "WORKER=2")
     assert len(running_containers("celery")) == 2
     enqueuer = subprocess.Popen(
-        one_off(server, ENQUEUE.format(seconds=35)), stdout=subprocess.PIPE, text=True
+        one_off(server, ENQUEUE.format(every=0.5, seconds=35)), stdout=subprocess.PIPE, text=True
     )
     beats: list[int] = []
     stop = threading.Event()

@@ -19,7 +19,7 @@ import pytest
 
 from ops import commands, slots, target
 from ops.settings import ServerSettings
-from tests.e2e.conftest import BASIC_AUTH, Server, git, host
+from tests.e2e.conftest import BASIC_AUTH, COUNT, ENQUEUE, Server, git, host
 from tests.e2e.load import Load
 from tests.e2e.stats import Stats
 from tests.helpers import HEALTH_TOKEN, run_command
@@ -147,26 +147,6 @@ def test_a_new_image_is_deployed_without_a_failed_request(staging: Server) -> No
     assert (entry["result"], entry["web_slot"], entry["strategy"]) == ("succeeded", after, "switch")
 
 
-ENQUEUE = """
-import json, time, uuid
-from aletheia.core.tasks import ping
-sent, end = [], time.monotonic() + {seconds}
-while time.monotonic() < end:
-    value = uuid.uuid4().hex
-    ping.delay(value, 1)
-    sent.append(value)
-    time.sleep(1)
-print("SENT " + json.dumps(sent))
-"""
-
-COUNT = """
-import json
-from django.core.cache import cache
-sent = json.loads({sent!r})
-print("COUNTS " + json.dumps({{value: cache.get("aletheia:ping:" + value) for value in sent}}))
-"""
-
-
 def one_off(server: Server, code: str) -> tuple[list[str], dict[str, str]]:
     """A manage.py shell one-off of staging's current release, and its environment."""
     env = resolved(server)
@@ -182,7 +162,7 @@ def test_a_redeploy_hands_tasks_over_exactly_once_and_never_runs_two_beats(
     staging: Server,
 ) -> None:
     at(staging, "feature")
-    command, env = one_off(staging, ENQUEUE.format(seconds=40))
+    command, env = one_off(staging, ENQUEUE.format(every=1, seconds=40))
     enqueuer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     beats: list[int] = []
     stop = threading.Event()

@@ -45,7 +45,7 @@ from tests.e2e.conftest import (
     server_settings,
     wait_until,
 )
-from tests.e2e.load import Load
+from tests.e2e.load import Load, during
 from tests.e2e.stats import Stats
 from tests.e2e.test_shared_network import build_standins
 from tests.helpers import DOCKER, HEALTH_TOKEN, REPO_ROOT, run_command, write_env_file
@@ -315,14 +315,9 @@ def under_load(
     server: SwarmServer, name: str, operation: Callable[[], object]
 ) -> tuple[dict, object]:
     """`operation` while 50 requests/s go through nginx (TLS, basic auth); none may fail."""
-    with Load(host(ENV), server.https_port, auth=BASIC_AUTH, rate=50, max_seconds=400) as load:
-        time.sleep(WARM_UP)
-        load.mark("start")
-        result = operation()
-        load.mark("end")
-        time.sleep(COOL_DOWN)
-    summary = load.summary("start", "end")
-    summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+    summary, result, load = during(
+        operation, host(ENV), server.https_port, BASIC_AUTH, WARM_UP, COOL_DOWN
+    )
     FIGURES[name] = summary
     failures = [(s.at, s.status, s.error) for s in load.failures()][:10]
     assert summary["failed"] == 0, (name, summary, failures)
@@ -563,14 +558,9 @@ def test_bench_deploy_swarm(swarm_server: SwarmServer) -> None:
     rows = []
     with Stats() as stats:
         for name, operation in operations:
-            with Load(host(ENV), server.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
-                time.sleep(WARM_UP)
-                load.mark("start")
-                operation()
-                load.mark("end")
-                time.sleep(COOL_DOWN)
-            summary = load.summary("start", "end")
-            summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+            summary, _, _ = during(
+                operation, host(ENV), server.https_port, BASIC_AUTH, WARM_UP, COOL_DOWN
+            )
             rows.append((name, summary))
     header = (
         f"{'runtime':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
@@ -578,11 +568,11 @@ def test_bench_deploy_swarm(swarm_server: SwarmServer) -> None:
     )
     lines = [header, "-" * len(header)]
     for name, s in rows:
-        steady, during = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
+        steady, meanwhile = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
         lines.append(
             f"{'swarm':<9} {name:<26} {s['sent']:>5} {s['failed']:>6} "
             f"{s['longest_outage_s']:>8} {f'{steady[0]:.0f} / {steady[1]:.0f}':>18} "
-            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10}"
+            f"{f'{meanwhile[0]:.0f} / {meanwhile[1]:.0f}':>18} {s['operation_s']:>10}"
         )
     print(
         "\nbench-deploy: 50 requests/s through nginx (TLS) on staging as a swarm stack (web x3)\n"

@@ -20,7 +20,7 @@ import pytest
 from ops import commands, slots, target
 from ops.settings import ServerSettings
 from tests.e2e.conftest import BASIC_AUTH, COUNT, ENQUEUE, Server, git, host
-from tests.e2e.load import Load
+from tests.e2e.load import Load, during
 from tests.e2e.stats import Stats
 from tests.helpers import HEALTH_TOKEN, run_command
 
@@ -94,14 +94,9 @@ def under_load(
     server: Server, name: str, operation: Callable[[], object]
 ) -> tuple[dict[str, Any], object]:
     """Run `operation` while 50 requests/s go through nginx; assert none failed."""
-    with Load(host(ENV), server.https_port, auth=BASIC_AUTH, rate=50, max_seconds=400) as load:
-        time.sleep(WARM_UP)
-        load.mark("start")
-        result = operation()
-        load.mark("end")
-        time.sleep(COOL_DOWN)
-    summary = load.summary("start", "end")
-    summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+    summary, result, load = during(
+        operation, host(ENV), server.https_port, BASIC_AUTH, WARM_UP, COOL_DOWN
+    )
     if isinstance(result, subprocess.CompletedProcess):
         summary["steps"] = result.stdout.strip().splitlines()[-1][-400:] if result.stdout else ""
     FIGURES[name] = summary
@@ -275,14 +270,14 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
     with Stats() as stats:
         for strategy in ("recreate", "switch"):
             for name, command in operations:
-                with Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
-                    time.sleep(WARM_UP)
-                    load.mark("start")
-                    staging.ops(*command, "--strategy", strategy)
-                    load.mark("end")
-                    time.sleep(COOL_DOWN)
-                summary = load.summary("start", "end")
-                summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+                summary, _, _ = during(
+                    lambda: staging.ops(*command, "--strategy", strategy),  # noqa: B023 - run now
+                    host(ENV),
+                    staging.https_port,
+                    BASIC_AUTH,
+                    WARM_UP,
+                    COOL_DOWN,
+                )
                 rows.append((strategy, name, summary))
     header = (
         f"{'strategy':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
@@ -290,11 +285,11 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
     )
     lines = [header, "-" * len(header)]
     for strategy, name, s in rows:
-        steady, during = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
+        steady, meanwhile = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
         lines.append(
             f"{strategy:<9} {name:<26} {s['sent']:>5} {s['failed']:>6} "
             f"{s['longest_outage_s']:>8} {f'{steady[0]:.0f} / {steady[1]:.0f}':>18} "
-            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10}"
+            f"{f'{meanwhile[0]:.0f} / {meanwhile[1]:.0f}':>18} {s['operation_s']:>10}"
         )
     print("\nbench-deploy: 50 requests/s through nginx (TLS) on staging, during each operation\n")
     print("\n".join(lines))

@@ -25,12 +25,7 @@ if TYPE_CHECKING:
 SLOTS = ("blue", "green")
 SLOT_SERVICES = ("web", "celery")  # a release's web and worker: started and stopped together
 MAIN_SERVICES = ("celery_beat",)  # one at a time, in the environment's own project
-GREEN_PORT_OFFSET = 1000
-# A swarm environment's web (ops/stack.py) takes the place of a slot in nginx's upstream pattern
-# (ALETHEIA_UPSTREAM, default aletheia-{env}-web-{slot}): a name of its own, so that while an
-# environment moves from compose (whose webs also answer to aletheia-ENV-web) nginx reaches the
-# stack's tasks only.
-SWARM_SLOT = "swarm"  # host-network mode: green listens on PORT + 1000 unless PORT_GREEN
+GREEN_PORT_OFFSET = 1000  # host-network mode: green listens on PORT + 1000 unless PORT_GREEN
 
 
 def state_file(server: ServerSettings, env: str) -> Path:
@@ -98,3 +93,10 @@ def write_overlay(target: "Target", slot: str) -> Path:
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+# A swarm environment's web (ops/stack.py) takes the place of a slot in nginx's upstream pattern
+# (ALETHEIA_UPSTREAM, default aletheia-{env}-web-{slot}): a name of its own, so that while an
+# environment moves from compose (whose webs also answer to aletheia-ENV-web) nginx reaches the
+# stack's tasks only.
+SWARM_SLOT = "swarm"

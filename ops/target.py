@@ -91,8 +91,8 @@ def resolve(name: str, server: ServerSettings) -> Target:
                 " — under host networking each environment's web needs its own PORT"
             )
             env_file = replace(env_file, problems=(*env_file.problems, problem))
-    # a swarm environment has no slots: nginx reaches its web service by one alias
-    slot = None if environment.on_swarm else slots.live(server, name)
-    found = Target(environment, server, env_file, web_slot=slot)
+    found = Target(environment, server, env_file, web_slot=slots.live(server, name))
     current = found.current_release()
+    if environment.on_swarm:  # no slots: nginx reaches a swarm environment's web by one alias
+        found = found.with_slot(None)
     return found.at_release(str(current["sha"])) if current else found

@@ -312,24 +312,3 @@ class Server:
 
 
 BASELINE = {"dev": "develop", "staging": "feature", "prod": "v1.0"}
-
-# manage.py shell code for the task handoff tests: ENQUEUE sends a 1-second ping task every
-# `every` seconds for `seconds` and prints their ids; COUNT prints how often each completed.
-ENQUEUE = """
-import json, time, uuid
-from aletheia.core.tasks import ping
-sent, end = [], time.monotonic() + {seconds}
-while time.monotonic() < end:
-    value = uuid.uuid4().hex
-    ping.delay(value, 1)
-    sent.append(value)
-    time.sleep({every})
-print("SENT " + json.dumps(sent))
-"""
-
-COUNT = """
-import json
-from django.core.cache import cache
-sent = json.loads({sent!r})
-print("COUNTS " + json.dumps({{value: cache.get("aletheia:ping:" + value) for value in sent}}))
-"""

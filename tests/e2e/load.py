@@ -17,7 +17,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,25 +217,3 @@ class Load:
                 for s in sorted(samples, key=lambda s: -s.latency)[:5]
             ],
         }
-
-
-def during(
-    operation: Callable[[], object],
-    host: str,
-    port: int,
-    auth: tuple[str, str] | None,
-    warm_up: float = 3.0,
-    cool_down: float = 3.0,
-) -> tuple[dict[str, Any], object, Load]:
-    """Run `operation` under 50 requests/s, from `warm_up` seconds after the load starts to
-    `cool_down` seconds before it stops: the figures (latency "during" is the operation's),
-    with how long it took, what it returned, and the load."""
-    with Load(host, port, auth=auth, max_seconds=400) as load:
-        time.sleep(warm_up)
-        load.mark("start")
-        result = operation()
-        load.mark("end")
-        time.sleep(cool_down)
-    summary = load.summary("start", "end")
-    summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
-    return summary, result, load

@@ -19,9 +19,8 @@ import pytest
 
 from ops import commands, slots, target
 from ops.settings import ServerSettings
-from tests.e2e.conftest import BASIC_AUTH, COUNT, ENQUEUE, Server, git, host
-from tests.e2e.load import Load, during
-from tests.e2e.stats import Stats
+from tests.e2e.conftest import BASIC_AUTH, Server, git, host
+from tests.e2e.load import Load
 from tests.helpers import HEALTH_TOKEN, run_command
 
 pytestmark = pytest.mark.e2e
@@ -94,9 +93,14 @@ def under_load(
     server: Server, name: str, operation: Callable[[], object]
 ) -> tuple[dict[str, Any], object]:
     """Run `operation` while 50 requests/s go through nginx; assert none failed."""
-    summary, result, load = during(
-        operation, host(ENV), server.https_port, BASIC_AUTH, WARM_UP, COOL_DOWN
-    )
+    with Load(host(ENV), server.https_port, auth=BASIC_AUTH, rate=50, max_seconds=400) as load:
+        time.sleep(WARM_UP)
+        load.mark("start")
+        result = operation()
+        load.mark("end")
+        time.sleep(COOL_DOWN)
+    summary = load.summary("start", "end")
+    summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
     if isinstance(result, subprocess.CompletedProcess):
         summary["steps"] = result.stdout.strip().splitlines()[-1][-400:] if result.stdout else ""
     FIGURES[name] = summary
@@ -142,6 +146,26 @@ def test_a_new_image_is_deployed_without_a_failed_request(staging: Server) -> No
     assert (entry["result"], entry["web_slot"], entry["strategy"]) == ("succeeded", after, "switch")
 
 
+ENQUEUE = """
+import json, time, uuid
+from aletheia.core.tasks import ping
+sent, end = [], time.monotonic() + {seconds}
+while time.monotonic() < end:
+    value = uuid.uuid4().hex
+    ping.delay(value, 1)
+    sent.append(value)
+    time.sleep(1)
+print("SENT " + json.dumps(sent))
+"""
+
+COUNT = """
+import json
+from django.core.cache import cache
+sent = json.loads({sent!r})
+print("COUNTS " + json.dumps({{value: cache.get("aletheia:ping:" + value) for value in sent}}))
+"""
+
+
 def one_off(server: Server, code: str) -> tuple[list[str], dict[str, str]]:
     """A manage.py shell one-off of staging's current release, and its environment."""
     env = resolved(server)
@@ -157,7 +181,7 @@ def test_a_redeploy_hands_tasks_over_exactly_once_and_never_runs_two_beats(
     staging: Server,
 ) -> None:
     at(staging, "feature")
-    command, env = one_off(staging, ENQUEUE.format(every=1, seconds=40))
+    command, env = one_off(staging, ENQUEUE.format(seconds=40))
     enqueuer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     beats: list[int] = []
     stop = threading.Event()
@@ -267,35 +291,32 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
         ("rollback", ("rollback", ENV)),
     ]
     rows: list[tuple[str, str, dict[str, Any]]] = []
-    with Stats() as stats:
-        for strategy in ("recreate", "switch"):
-            for name, command in operations:
-                summary, _, _ = during(
-                    lambda: staging.ops(*command, "--strategy", strategy),  # noqa: B023 - run now
-                    host(ENV),
-                    staging.https_port,
-                    BASIC_AUTH,
-                    WARM_UP,
-                    COOL_DOWN,
-                )
-                rows.append((strategy, name, summary))
+    for strategy in ("recreate", "switch"):
+        for name, command in operations:
+            with Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load:
+                time.sleep(WARM_UP)
+                load.mark("start")
+                staging.ops(*command, "--strategy", strategy)
+                load.mark("end")
+                time.sleep(COOL_DOWN)
+            summary = load.summary("start", "end")
+            summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
+            rows.append((strategy, name, summary))
     header = (
         f"{'strategy':<9} {'operation':<26} {'sent':>5} {'failed':>6} {'outage s':>8} "
         f"{'p50/p99 steady ms':>18} {'p50/p99 during ms':>18} {'duration s':>10}"
     )
     lines = [header, "-" * len(header)]
     for strategy, name, s in rows:
-        steady, meanwhile = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
+        steady, during = s["steady_p50_p99_ms"], s["during_p50_p99_ms"]
         lines.append(
             f"{strategy:<9} {name:<26} {s['sent']:>5} {s['failed']:>6} "
             f"{s['longest_outage_s']:>8} {f'{steady[0]:.0f} / {steady[1]:.0f}':>18} "
-            f"{f'{meanwhile[0]:.0f} / {meanwhile[1]:.0f}':>18} {s['operation_s']:>10}"
+            f"{f'{during[0]:.0f} / {during[1]:.0f}':>18} {s['operation_s']:>10}"
         )
     print("\nbench-deploy: 50 requests/s through nginx (TLS) on staging, during each operation\n")
     print("\n".join(lines))
     for strategy, name, s in rows:
         if s["failed"]:
             print(f"  {strategy} {name}: {s['errors']}")
-    print("\nper container during the compose bench (docker stats, one container of each role):\n")
-    print(stats.table())
     assert all(s["failed"] == 0 for strategy, _, s in rows if strategy == "switch"), rows

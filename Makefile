@@ -120,10 +120,10 @@ bench-sync: $(VENV_STAMP) ## benchmark a full sync of 200 profiles against a loc
 	$(RUN) python -m aletheia.catalog.bench $(BENCH_ARGS)
 
 .PHONY: bench-deploy
-bench-deploy: $(VENV_STAMP) ## a whole server here: deploy, redeploy and rollback under 50 requests/s, in place (recreate) against the switch (run under flock /tmp/aletheia-e2e.lock)
+bench-deploy: $(VENV_STAMP) ## a whole server here: deploy, redeploy and rollback under 50 requests/s, in place (recreate), the switch, and a swarm stack, with memory/CPU per container (run under flock /tmp/aletheia-e2e.lock)
 	scripts/ensure-docker
 	DOCKER=$(DOCKER) docker/make-base-image
-	ALETHEIA_BENCH_DEPLOY=1 $(RUN) pytest -m e2e -p no:xdist -s -q tests/e2e/server/test_zero_downtime.py -k bench_deploy $(PYTEST_ARGS)
+	ALETHEIA_BENCH_DEPLOY=1 $(RUN) pytest -m e2e -p no:xdist -s -q tests/e2e/server/test_zero_downtime.py tests/e2e/test_swarm.py -k bench_deploy $(PYTEST_ARGS)
 
 .PHONY: bench-web
 bench-web: $(VENV_STAMP) ## benchmark the dashboard as production serves it (gunicorn 2x4) at 8, 60 and 300 centres with a year of history
@@ -221,6 +221,11 @@ nginx-activate: ## ENV=…: make the full nginx config active (nginx -t first), 
 rollback: ## ENV=…: put the previous release's image back (or TO=sha), health-checked, no rebuild (STRATEGY=recreate)
 	$(SERVER_ENV)
 	$(OPS) rollback $(ENV) $(TO) $(OPS_FLAGS) $(if $(STRATEGY),--strategy $(STRATEGY))
+
+.PHONY: scale
+scale: ## ENV=… (runtime = swarm): WEB=n web replicas (2 or more), WORKER=n worker replicas; kept for the next deploys
+	$(SERVER_ENV)
+	$(OPS) scale $(ENV) $(if $(WEB),--web $(WEB)) $(if $(WORKER),--worker $(WORKER)) $(OPS_FLAGS)
 
 .PHONY: releases
 releases: ## ENV=…: print the release log

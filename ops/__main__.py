@@ -27,6 +27,7 @@ from ops import (
     server_init,
     settings,
     slots,
+    swarm,
     target,
 )
 from ops.attempt import Interrupted, Outcome, attempt
@@ -164,6 +165,12 @@ def cmd_down(args: Args, env: Target, runner: Runner) -> int:
         answer = input("This stops production: type prod to go on: ")
         if answer.strip() != "prod":
             raise Refusal("not confirmed")
+    if env.environment.on_swarm:
+        with runner.step("remove the stack"):
+            swarm.remove(env, runner)
+        said = "would be down" if runner.dry_run else "is down"
+        print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
+        return 0
     current = env.current_release()
     if current is not None:
         app.use_image(env, runner, str(current["sha"]))
@@ -213,12 +220,37 @@ def in_environment(
 
 
 def cmd_ps(args: Args, env: Target, runner: Runner) -> int:
-    """Which web slot is live, then the containers of its project and of the environment's."""
+    """Which web slot is live, then the containers of its project and of the environment's.
+    Swarm: the stack's services (replicas) and their tasks."""
+    if env.environment.on_swarm:
+        wanted = swarm.replicas(env)
+        print(f"{env.name}: swarm stack, web x{wanted.web}, worker x{wanted.worker}, beat x1")
+        codes = [runner.run(c, check=False).returncode for c in swarm.ps_commands(env)]
+        return next((code for code in codes if code), 0)
     live = env.web_slot
     port = f", port {slots.port(env, live)}" if env.server.network == "host" else ""
     print(f"{env.name}: live web slot {live or '(single web, before slots)'}{port}")
     code = in_environment(["ps"], slot=True)(args, env, runner) if live else 0
     return in_environment(["ps"])(args, env, runner) or code
+
+
+def cmd_shell(args: Args, env: Target, runner: Runner) -> int:
+    if env.environment.on_swarm:
+        return swarm.shell(env, runner)
+    return in_environment(["exec", "web", "bash"], slot=True)(args, env, runner)
+
+
+def cmd_scale(args: Args, env: Target, runner: Runner) -> int:
+    """Swarm: web and worker replicas, kept for the next deploys."""
+    started = time.monotonic()
+    with runner.step("scale"):
+        swarm.scale(env, runner, args.web, args.worker)
+    wanted = swarm.replicas(env)
+    print(
+        f"scale: {env.name} runs web x{wanted.web}, worker x{wanted.worker} "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    return 0
 
 
 # Per environment: (handler, whether it needs a valid env file, help).
@@ -248,11 +280,8 @@ ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
     "releases": (cmd_releases, False, "print the release log"),
     "ps": (cmd_ps, False, "containers, and which web slot is live"),
     "logs": (cmd_logs, False, "the last lines of every container's logs, then follow them"),
-    "shell": (
-        in_environment(["exec", "web", "bash"], slot=True),
-        False,
-        "bash in the live web container",
-    ),
+    "shell": (cmd_shell, False, "bash in the live web container"),
+    "scale": (cmd_scale, False, "swarm: replicas of web (WEB=) and the worker (WORKER=)"),
     "down": (cmd_down, False, "stop and remove the containers (prod: --confirm prod)"),
     "migrate": (
         in_environment(["run", "--rm", "--no-deps", "manage", "manage", "migrate"]),
@@ -376,6 +405,8 @@ def parser() -> argparse.ArgumentParser:
         "--no-follow", action="store_true", help="print and stop instead of following"
     )
     sub.choices["down"].add_argument("--confirm", metavar="ENV", help="required for prod")
+    sub.choices["scale"].add_argument("--web", type=int, help="web replicas (2 or more)")
+    sub.choices["scale"].add_argument("--worker", type=int, help="worker replicas (1 or more)")
     p = sub.add_parser(
         "server-init",
         help="first-time setup of ENV (all without ENV): folders, server.env, env files, "

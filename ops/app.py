@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ops import commands, locks, nginx, slots
+from ops import commands, locks, nginx, slots, swarm
 from ops.attempt import Attempt
 from ops.runner import Runner, StepFailed
 from ops.settings import ServerSettings
@@ -100,6 +100,17 @@ def start_healthy(target: Target, runner: Runner, sha: str, this: Attempt | None
     switch_to(target, runner, this, sha)
 
 
+def web_exec(target: Target, runner: Runner, *args: str) -> list[str]:
+    """A command in a live web container (compose: the live slot's; swarm: a task's here)."""
+    if target.environment.on_swarm:
+        return swarm.web_exec(target, runner, *args)
+    return commands.web_exec(target, *args)
+
+
+def web_health(target: Target, runner: Runner) -> list[str]:
+    return web_exec(target, runner, "python3", "/app/docker/healthcheck.py")
+
+
 def run_manage(target: Target, runner: Runner, *args: str) -> None:
     """manage.py in a one-off container of the image in use."""
     runner.run(commands.manage(target, *args), capture=True)
@@ -111,7 +122,10 @@ def compose_command(target: Target, *args: str) -> list[str]:
 
 def stop(target: Target, runner: Runner) -> None:
     """Stop the whole app (a restore replaces the schema): the live slot, beat, and the legacy
-    single web and worker if they still exist."""
+    single web and worker if they still exist. Swarm: every service scaled to 0."""
+    if target.environment.on_swarm:
+        swarm.stop(target, runner)
+        return
     if target.web_slot:
         runner.run(commands.stop(target, target.web_slot, *slots.SLOT_SERVICES))
     runner.run(commands.stop(target, None, *APP_SERVICES))
@@ -147,7 +161,11 @@ def switch_to(
     recreate beat (the old one stops before the new one starts). A failure before nginx
     switched removes the new slot: the old one never stopped serving. `recreate`: the
     containers of the live slot recreated in place (requests fail meanwhile). Deploys,
-    rollbacks, restarts and restores share it."""
+    rollbacks, restarts and restores share it. A swarm environment: Swarm's rolling update
+    (ops/swarm.py), whatever the strategy."""
+    if target.environment.on_swarm:
+        swarm.switch_to(target, runner, this, sha)
+        return
     recover = this.recover_with if this else (lambda what, action: None)
     old = target.web_slot
     new = old if strategy == "recreate" and old else slots.other(old)
@@ -272,6 +290,8 @@ def logs_commands(
     Returns the commands to run one after the other, then those to run together (one follower
     per project). Compose v1 has no `logs --since`: each container's `docker logs --since`,
     then (to follow) compose's own follow of the new lines."""
+    if target.environment.on_swarm:
+        return swarm.logs_commands(target, runner, since, tail, follow)
     projects = log_projects(target)
     follow_flags = ["-f"] if follow else []
     v1 = target.server.compose[-1] != "compose"

@@ -155,3 +155,195 @@ def web_exec(target: Target, *args: str) -> Command:
 def web_health(target: Target) -> Command:
     """Ask the live web container's /healthz with the environment's real Host header."""
     return web_exec(target, "python3", "/app/docker/healthcheck.py")
+
+
+# --- Docker Swarm (runtime = "swarm", ops/swarm.py) ---------------------------------------
+
+
+def swarm_state(settings: ServerSettings) -> Command:
+    """`active true` on a manager of a swarm."""
+    return [
+        settings.docker,
+        "info",
+        "--format",
+        "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+    ]
+
+
+def swarm_nodes(settings: ServerSettings) -> Command:
+    return [settings.docker, "node", "ls", "--format", "{{.ID}}"]
+
+
+def network_exists(settings: ServerSettings, network: str) -> Command:
+    return [settings.docker, "network", "inspect", "--format", "{{.Driver}}", network]
+
+
+def overlay_network_create(settings: ServerSettings, network: str) -> Command:
+    """Attachable: nginx-proxy and the one-off containers (migrations) join it too."""
+    return [settings.docker, "network", "create", "--driver", "overlay", "--attachable", network]
+
+
+def secret_exists(settings: ServerSettings, name: str) -> Command:
+    return [settings.docker, "secret", "inspect", "--format", "{{.ID}}", name]
+
+
+def secret_create(settings: ServerSettings, name: str, env: str, source: Path) -> Command:
+    return [
+        settings.docker,
+        "secret",
+        "create",
+        "--label",
+        f"org.aletheia.env={env}",
+        name,
+        str(source),
+    ]
+
+
+def secrets_of(settings: ServerSettings, env: str) -> Command:
+    return [
+        settings.docker,
+        "secret",
+        "ls",
+        "--filter",
+        f"label=org.aletheia.env={env}",
+        "--format",
+        "{{.Name}}",
+    ]
+
+
+def secret_remove(settings: ServerSettings, name: str) -> Command:
+    return [settings.docker, "secret", "rm", name]
+
+
+def registry_image(registry: str, sha: str) -> str:
+    return f"{registry.rstrip('/')}/{image_name(sha)}"
+
+
+def image_tag(settings: ServerSettings, source: str, destination: str) -> Command:
+    return [settings.docker, "tag", source, destination]
+
+
+def image_push(settings: ServerSettings, image: str) -> Command:
+    return [settings.docker, "push", image]
+
+
+def stack_deploy(settings: ServerSettings, stack_file: Path, stack: str) -> Command:
+    """--with-registry-auth: the other nodes pull with this one's registry login."""
+    return [
+        settings.docker,
+        "stack",
+        "deploy",
+        "--with-registry-auth",
+        "--compose-file",
+        str(stack_file),
+        stack,
+    ]
+
+
+def stack_remove(settings: ServerSettings, stack: str) -> Command:
+    return [settings.docker, "stack", "rm", stack]
+
+
+def service_inspect(settings: ServerSettings, service: str) -> Command:
+    return [settings.docker, "service", "inspect", "--format", "{{json .}}", service]
+
+
+def service_tasks(settings: ServerSettings, service: str) -> Command:
+    """The tasks meant to run: image|current state|error, one a line."""
+    return [
+        settings.docker,
+        "service",
+        "ps",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Image}}|{{.CurrentState}}|{{.Error}}",
+        service,
+    ]
+
+
+def running_tasks(settings: ServerSettings, service: str) -> Command:
+    return [
+        settings.docker,
+        "service",
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        service,
+    ]
+
+
+def service_scale(settings: ServerSettings, counts: dict[str, int]) -> Command:
+    return [
+        settings.docker,
+        "service",
+        "scale",
+        "--detach",
+        *[f"{service}={count}" for service, count in counts.items()],
+    ]
+
+
+def stack_services(settings: ServerSettings, stack: str) -> Command:
+    return [settings.docker, "stack", "services", stack]
+
+
+def stack_tasks(settings: ServerSettings, stack: str) -> Command:
+    return [
+        settings.docker,
+        "stack",
+        "ps",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "table {{.Name}}\t{{.Image}}\t{{.Node}}\t{{.CurrentState}}",
+        stack,
+    ]
+
+
+def service_logs(
+    settings: ServerSettings, service: str, since: str | None, tail: str, follow: bool
+) -> Command:
+    """A service's logs, or one task's (`service` a task id)."""
+    window = ["--since", since] if since else []
+    return [
+        settings.docker,
+        "service",
+        "logs",
+        "--timestamps",
+        f"--tail={tail}",
+        *window,
+        *(["--follow"] if follow else []),
+        service,
+    ]
+
+
+def service_containers(settings: ServerSettings, service: str) -> Command:
+    """The running containers of `service` on this node, healthy ones first."""
+    return [
+        settings.docker,
+        "ps",
+        "--filter",
+        f"label=com.docker.swarm.service.name={service}",
+        "--format",
+        "{{.ID}} {{.Status}}",
+    ]
+
+
+def container_exec(
+    settings: ServerSettings, container: str, *args: str, tty: bool = False
+) -> Command:
+    return [settings.docker, "exec", "-i", *(["-t"] if tty else []), container, *args]
+
+
+def containers_of_project(settings: ServerSettings, project: str) -> Command:
+    """Every container (running or not) of a Compose project."""
+    return [
+        settings.docker,
+        "ps",
+        "-aq",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+    ]

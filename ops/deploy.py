@@ -7,7 +7,7 @@ periodic tasks -> the switch (ops/app.py: start web, health check, nginx, worker
 release, frees the lock; ops/attempt.py does the bookkeeping.
 """
 
-from ops import app, backups, commands, images, locks, nginx, refs, releases, slots
+from ops import app, backups, commands, images, locks, nginx, refs, releases, slots, swarm
 from ops.attempt import Attempt, Outcome, attempt
 from ops.runner import Refusal, Runner
 from ops.target import Target
@@ -45,6 +45,8 @@ def deploy(
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
         this.note(ref=ref, sha="", image="", strategy=strategy)
+        if target.environment.on_swarm:
+            swarm.preflight(target, runner)  # refused before anything changes
         with locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run):
             with runner.step("fetch"):
                 runner.run(commands.git_fetch(target.server))
@@ -186,6 +188,8 @@ def rollback(target: Target, runner: Runner, to: str | None, strategy: str = "sw
     sha, ref = str(entry["sha"]), str(entry.get("ref"))
     with attempt(target, runner, label=f"rollback:{ref}") as this:
         this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha), strategy=strategy)
+        if target.environment.on_swarm:
+            swarm.preflight(target, runner)
         with (
             runner.step("image kept"),
             locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run),

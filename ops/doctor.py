@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops import app, backups, commands, envfile, environments, nginx
-from ops.runner import Runner
+from ops import app, backups, envfile, environments, nginx
+from ops.runner import Refusal, Runner
 from ops.settings import ServerSettings
 from ops.target import Target
 
@@ -66,12 +66,12 @@ def run_probe(ctx: Context) -> None:
         ctx.probe_error = "nothing deployed yet"
         return
     app.use_image(ctx.target, ctx.runner, str(current["sha"]))
-    result = ctx.runner.run(
-        commands.web_exec(ctx.target, "python3", "manage.py", "probe", "--json"),
-        check=False,
-        capture=True,
-        mutating=False,
-    )
+    try:
+        probe = app.web_exec(ctx.target, ctx.runner, "python3", "manage.py", "probe", "--json")
+    except Refusal as exc:  # swarm: no web task on this node
+        ctx.probe_error = str(exc)
+        return
+    result = ctx.runner.run(probe, check=False, capture=True, mutating=False)
     try:
         ctx.probe = json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -267,12 +267,12 @@ def check_release(ctx: Context) -> tuple[str, str]:
     if current is None:
         return FAIL, "nothing deployed yet"
     label = f"{current.get('ref')} ({str(current['sha'])[:12]})"
-    health = ctx.runner.run(
-        commands.web_health(ctx.target),
-        check=False,
-        capture=True,
-        mutating=False,
-    )
+    try:
+        health = ctx.runner.run(
+            app.web_health(ctx.target, ctx.runner), check=False, capture=True, mutating=False
+        )
+    except Refusal as exc:  # swarm: no web task on this node
+        return FAIL, f"{label}: {exc}"
     if health.returncode != 0:
         return (
             FAIL,

@@ -19,6 +19,8 @@ What each key feeds:
 | refs, default_ref | which refs a deploy accepts (ops/refs.py) |
 | doctolib_rate | compose files (DOCTOLIB_RATE_PER_SECOND): the environment's share of `doctolib_budget_per_second`, the server's one Doctolib budget |
 | backup_before_deploy | the deploy's backup step |
+| runtime | how the app runs: `compose` (one server, ops/app.py's switch) or `swarm` (a Docker Swarm stack, ops/swarm.py) |
+| web_replicas, worker_replicas | swarm only: the stack's replicas of web (2 or more) and of the worker (ops/stack.py); beat is always one |
 
 Every key also feeds the generated environments table of docs/deployment.md.
 """
@@ -55,6 +57,9 @@ class Environment:
     backup_before_deploy: bool
     doctolib_rate: float
     default_ref: str = ""
+    runtime: str = "compose"
+    web_replicas: int = 0  # swarm only (0 elsewhere)
+    worker_replicas: int = 0  # swarm only (0 elsewhere)
 
     @property
     def settings_module(self) -> str:
@@ -76,6 +81,10 @@ class Environment:
     def is_server(self) -> bool:
         return self.name != "local"
 
+    @property
+    def on_swarm(self) -> bool:
+        return self.runtime == "swarm"
+
 
 ALLOWED = {
     "settings": {"development", "production"},
@@ -84,7 +93,10 @@ ALLOWED = {
     "email": {"console", "brevo", "smtp"},
     "proxy_auth": {"none", "basic"},
     "refs": {"working-tree", "branch", "tag"},
+    "runtime": {"compose", "swarm"},
 }
+# Fewer than two web replicas and a rolling update has nothing serving while one is replaced.
+MIN_SWARM_WEB_REPLICAS = 2
 
 
 def problems(environment: Environment) -> list[str]:
@@ -104,6 +116,25 @@ def problems(environment: Environment) -> list[str]:
         found.append("a server environment needs an env_file")
     if environment.refs == "branch" and not environment.default_ref:
         found.append('refs = "branch" needs a default_ref')
+    found += _runtime_problems(environment)
+    return found
+
+
+def _runtime_problems(environment: Environment) -> list[str]:
+    if not environment.on_swarm:
+        if environment.web_replicas or environment.worker_replicas:
+            return ['web_replicas and worker_replicas are for runtime = "swarm" only']
+        return []
+    found = []
+    if not environment.is_server:
+        found.append('the local stack runs with docker compose: runtime = "compose"')
+    if environment.web_replicas < MIN_SWARM_WEB_REPLICAS:
+        found.append(
+            f'runtime = "swarm" needs web_replicas >= {MIN_SWARM_WEB_REPLICAS} (one keeps '
+            "serving while another is replaced)"
+        )
+    if environment.worker_replicas < 1:
+        found.append('runtime = "swarm" needs worker_replicas >= 1')
     return found
 
 

@@ -45,6 +45,17 @@ ROWS: list[tuple[str, Callable[[Environment], str]]] = [
     ),
     ("Deploys", lambda e: REFS.get(e.refs) or f"`{e.default_ref}` or any branch"),
     (
+        "Runtime",
+        lambda e: (
+            e.runtime
+            + (
+                f" (web x{e.web_replicas}, worker x{e.worker_replicas}, beat x1)"
+                if e.web_replicas or e.worker_replicas
+                else ""
+            )
+        ),
+    ),
+    (
         "Backup before deploy",
         lambda e: "yes (`SKIP_BACKUP=1` skips it, recorded)" if e.backup_before_deploy else "no",
     ),

@@ -49,6 +49,11 @@ def has_certificate(environment: Environment, settings: ServerSettings) -> bool:
     return all(path.is_file() for path in certificate(environment, settings))
 
 
+# How long nginx keeps an address Docker's DNS gave it (shared network, swarm): a swarm web
+# task keeps serving a little longer than this after it leaves the DNS (ops/stack.py).
+RESOLVER_VALID_SECONDS = 10
+
+
 def upstream(
     environment: Environment, settings: ServerSettings, port: int, slot: str | None = None
 ) -> str:
@@ -147,7 +152,7 @@ def render_full(
     proxy = (
         f"        proxy_pass http://{pool};\n"
         if is_ip
-        else "        resolver 127.0.0.11 valid=10s ipv6=off;  # Docker's DNS: re-resolved, never stale\n"
+        else f"        resolver 127.0.0.11 valid={RESOLVER_VALID_SECONDS}s ipv6=off;  # Docker's DNS: re-resolved, never stale\n"
         f"        set $aletheia_upstream http://{target};  # web slot {slot or '(single web)'}\n"
         "        proxy_pass $aletheia_upstream;\n"
     )
@@ -270,7 +275,7 @@ def activate(target: Target, runner: Runner) -> None:
         server,
         NginxPorts.of(server),
         slots.port(target, target.web_slot),
-        slot=target.web_slot,
+        slot=slots.SWARM_SLOT if environment.on_swarm else target.web_slot,
     )
     which = "full" if has_certificate(environment, server) else "temp"
     if which == "temp":

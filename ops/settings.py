@@ -46,6 +46,8 @@ KNOWN = (
     "ALETHEIA_DRAIN_SECONDS",
     "ALETHEIA_SETTLE_SECONDS",
     "ALETHEIA_DEPLOY_STRATEGY",
+    "ALETHEIA_SWARM_NETWORK",
+    "ALETHEIA_REGISTRY",
 )
 ENVIRONMENT, DEFAULT = "environment", "default"
 
@@ -126,6 +128,8 @@ class ServerSettings:
     pg_address: str = "shared_postgres:5432"  # the env files' DATABASE_URL host (first-time setup)
     redis_address: str = "shared_redis:6379"  # the env files' REDIS_URL host (first-time setup)
     web_port_base: int = 8100  # host networking: env N of the matrix listens on base + N
+    swarm_network: str = "aletheia-swarm"  # runtime = swarm: the attachable overlay network
+    registry: str = ""  # runtime = swarm on more than one node: where the other nodes pull from
     origins: tuple[tuple[str, str], ...] = ()  # (setting, where its value came from)
 
     def origin(self, key: str) -> str:
@@ -238,6 +242,8 @@ class ServerSettings:
             backup_max_age_days=int(env.get("ALETHEIA_BACKUP_MAX_AGE_DAYS", "30")),
             images_keep=int(env.get("ALETHEIA_IMAGES_KEEP", "5")),
             drain_seconds=int(env.get("ALETHEIA_DRAIN_SECONDS", "30")),
+            swarm_network=env.get("ALETHEIA_SWARM_NETWORK", "aletheia-swarm"),
+            registry=env.get("ALETHEIA_REGISTRY", ""),
             settle_seconds=float(env.get("ALETHEIA_SETTLE_SECONDS", "2")),
             deploy_strategy=env.get("ALETHEIA_DEPLOY_STRATEGY", "switch"),
             pg_admin=tuple(shlex.split(env.get("ALETHEIA_PG_ADMIN", default_pg_admin))),
@@ -283,6 +289,8 @@ def described(settings: ServerSettings) -> list[tuple[str, str, str]]:
         "ALETHEIA_DRAIN_SECONDS": str(settings.drain_seconds),
         "ALETHEIA_SETTLE_SECONDS": f"{settings.settle_seconds:g}",
         "ALETHEIA_DEPLOY_STRATEGY": settings.deploy_strategy,
+        "ALETHEIA_SWARM_NETWORK": settings.swarm_network,
+        "ALETHEIA_REGISTRY": settings.registry,
     }
     return [(key, values[key], settings.origin(key)) for key in KNOWN]
 

@@ -91,3 +91,10 @@ def write_overlay(target: "Target", slot: str) -> Path:
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+# A swarm environment's web (ops/stack.py) takes the place of a slot in nginx's upstream pattern
+# (ALETHEIA_UPSTREAM, default aletheia-{env}-web-{slot}): a name of its own, so that while an
+# environment moves from compose (whose webs also answer to aletheia-ENV-web) nginx reaches the
+# stack's tasks only.
+SWARM_SLOT = "swarm"

@@ -43,12 +43,15 @@ class Target:
     def compose_env(self, image: str) -> dict[str, str]:
         """What the compose files interpolate (the image to run, where the env file is, the
         directory the static volume is bound to under host networking)."""
-        return {
+        values = {
             "ALETHEIA_IMAGE": image,
             "ALETHEIA_SERVER_ROOT": str(self.server.root),
             "ALETHEIA_ENV_NAME": self.name,
             "ALETHEIA_STATIC_HOST_DIR": self.server.static_host_dir(self.name),
         }
+        if self.environment.on_swarm:  # one-offs (migrations…) join the stack's overlay network
+            values["ALETHEIA_DOCKER_NETWORK"] = self.server.swarm_network
+        return values
 
     def current_release(self) -> dict[str, object] | None:
         return releases.current(self.server.state_dir, self.name)
@@ -109,4 +112,6 @@ def resolve(name: str, server: ServerSettings) -> Target:
             env_file = replace(env_file, problems=(*env_file.problems, *problems))
     found = Target(environment, server, env_file, web_slot=slots.live(server, name))
     current = found.current_release()
+    if environment.on_swarm:  # no slots: nginx reaches a swarm environment's web by one alias
+        found = found.with_slot(None)
     return found.at_release(str(current["sha"])) if current else found

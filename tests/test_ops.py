@@ -187,6 +187,7 @@ def test_every_matrix_key_shows_in_the_docs_table() -> None:
     table = generate.environments_table(matrix)
     other_value = {
         float: lambda v: v / 2,
+        int: lambda v: v + 1,
         bool: lambda v: not v,
         str: lambda v: v + "-x",
         tuple: lambda v: tuple(x * 2 + 1 if isinstance(x, int) else x + "-x" for x in v),

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.e2e import stats
+
 REPORTED: list[tuple[str, dict[str, Any]]] = []  # printed at the end of the run (conftest.py)
 
 
@@ -236,16 +238,6 @@ class Load:
         }
 
 
-UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
-
-
-def mebibytes(usage: str) -> float:
-    """`docker stats`' "91.2MiB / 512MiB" -> 91.2 (the used part, in MiB)."""
-    used = usage.split("/")[0].strip()
-    number = used.rstrip("BKMGikb")
-    return float(number) * UNITS[used[len(number) :]] / (1 << 20)
-
-
 @dataclass
 class MemorySampler:
     """The memory of the containers whose names start with `prefix`, sampled with `docker
@@ -275,7 +267,7 @@ class MemorySampler:
                 text=True,
             ).stdout.splitlines()
             now = {
-                name: mebibytes(usage)
+                name: stats.mebibytes(usage)
                 for name, _, usage in (line.partition("\t") for line in listed)
                 if name.startswith(self.prefix) and "/" in usage
             }

@@ -181,7 +181,7 @@ def cmd_down(args: Args, env: Target, runner: Runner) -> int:
         for slot in slots.SLOTS:  # each web slot's project (ops/slots.py), when it was used
             if slots.overlay_path(env.server, env.name, slot).is_file():
                 runner.run(commands.compose(env, "down", "--timeout", "30", slot=slot))
-        runner.run(app.compose_command(env, "down", "--timeout", "30"))
+        runner.run(commands.compose(env, "down", "--timeout", "30"))
     said = "would be down" if runner.dry_run else "is down"
     print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
     return 0

@@ -116,10 +116,6 @@ def run_manage(target: Target, runner: Runner, *args: str) -> None:
     runner.run(commands.manage(target, *args), capture=True)
 
 
-def compose_command(target: Target, *args: str) -> list[str]:
-    return commands.compose(target, *args)
-
-
 def stop(target: Target, runner: Runner) -> None:
     """Stop the whole app (a restore replaces the schema): the live slot, beat, and the legacy
     single web and worker if they still exist. Swarm: every service scaled to 0."""

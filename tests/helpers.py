@@ -106,7 +106,7 @@ def write_env_file(path: Path, **values: str) -> None:
 def tear_down_environment(name: str, env: dict[str, str]) -> None:
     """`compose down -v` of a server environment, composed by ops as its deploys compose it
     (server settings from `env`)."""
-    from ops import app, commands, slots, target
+    from ops import commands, slots, target
     from ops.settings import ServerSettings
 
     environment = target.resolve(name, ServerSettings.from_environment({**os.environ, **env}))
@@ -118,7 +118,7 @@ def tear_down_environment(name: str, env: dict[str, str]) -> None:
                 check=False,
             )
     run_command(
-        *app.compose_command(environment, "down", "-v", "--timeout", "10"),
+        *commands.compose(environment, "down", "-v", "--timeout", "10"),
         env={**env, **environment.compose_env("unused")},
         check=False,
     )

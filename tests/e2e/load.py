@@ -16,14 +16,11 @@ import http.client
 import select
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-
-from tests.e2e import stats
 
 REPORTED: list[tuple[str, dict[str, Any]]] = []  # printed at the end of the run (conftest.py)
 
@@ -235,49 +232,4 @@ class Load:
                 (round(s.at - begin, 1), round(s.latency * 1000), round(s.late * 1000))
                 for s in sorted(samples, key=lambda s: -s.latency)[:5]
             ],
-        }
-
-
-@dataclass
-class MemorySampler:
-    """The memory of the containers whose names start with `prefix`, sampled with `docker
-    stats` while an operation runs: the peak of their sum (two web slots at once during a
-    switch) and each container's own peak."""
-
-    prefix: str
-    docker: str = "docker"
-    peak_total_mib: float = 0.0
-    peaks_mib: dict[str, float] = field(default_factory=dict)
-
-    def __enter__(self) -> "MemorySampler":
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            listed = subprocess.run(
-                [self.docker, "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"],
-                capture_output=True,
-                text=True,
-            ).stdout.splitlines()
-            now = {
-                name: stats.mebibytes(usage)
-                for name, _, usage in (line.partition("\t") for line in listed)
-                if name.startswith(self.prefix) and "/" in usage
-            }
-            for name, used in now.items():
-                self.peaks_mib[name] = max(self.peaks_mib.get(name, 0.0), used)
-            self.peak_total_mib = max(self.peak_total_mib, sum(now.values()))
-            self._stop.wait(0.5)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "peak_total_mib": round(self.peak_total_mib),
-            "peak_per_container_mib": {k: round(v) for k, v in sorted(self.peaks_mib.items())},
         }

@@ -8,6 +8,7 @@ import re
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.helpers import DOCKER
 
@@ -32,7 +33,11 @@ def role(name: str) -> str:
 
 @dataclass
 class Stats:
-    samples: list[tuple[str, float, float]] = field(default_factory=list)  # role, cpu %, MiB
+    """`docker stats` sampled until the block ends, for the containers whose name starts with
+    `prefix` (all of them by default)."""
+
+    prefix: str = ""
+    rounds: list[dict[str, tuple[float, float]]] = field(default_factory=list)  # name: cpu %, MiB
 
     def __enter__(self) -> "Stats":
         self._stop = threading.Event()
@@ -59,12 +64,31 @@ class Stats:
                 timeout=30,
                 check=False,
             ).stdout
+            now = {}
             for line in out.splitlines():
                 name, cpu, memory = [*line.split("|"), "", ""][:3]
-                if name != "--" and re.fullmatch(r"[\d.]+%", cpu):  # "--": one coming or going
-                    self.samples.append(
-                        (role(name), float(cpu.rstrip("%") or 0), mebibytes(memory))
-                    )
+                if name != "--" and name.startswith(self.prefix) and re.fullmatch(r"[\d.]+%", cpu):
+                    now[name] = (float(cpu.rstrip("%") or 0), mebibytes(memory))
+            self.rounds.append(now)
+            self._stop.wait(0.5)
+
+    @property
+    def samples(self) -> list[tuple[str, float, float]]:
+        """Every container's sample: role, CPU %, MiB."""
+        return [(role(name), *values) for now in self.rounds for name, values in now.items()]
+
+    def memory(self) -> dict[str, Any]:
+        """The peak of the containers' summed memory (two web slots at once during a switch)
+        and each container's own peak, MiB."""
+        peaks: dict[str, float] = {}
+        for now in self.rounds:
+            for name, (_, mib) in now.items():
+                peaks[name] = max(peaks.get(name, 0.0), mib)
+        totals = [sum(mib for _, mib in now.values()) for now in self.rounds]
+        return {
+            "peak_total_mib": round(max(totals, default=0.0)),
+            "peak_per_container_mib": {name: round(mib) for name, mib in sorted(peaks.items())},
+        }
 
     def per_role(self) -> dict[str, dict[str, float]]:
         """Per role: the peak memory of one container (MiB), its mean and peak CPU (% of a core)."""

@@ -32,7 +32,8 @@ from tests.e2e.conftest import (
     server_settings,
     wait_until,
 )
-from tests.e2e.load import Load, MemorySampler, report
+from tests.e2e.load import Load, report
+from tests.e2e.stats import Stats
 from tests.helpers import DOCKER, REPO_ROOT, run_command, tear_down_environment, write_env_file
 
 pytestmark = pytest.mark.e2e
@@ -395,14 +396,14 @@ def test_a_redeploy_through_nginx_proxy_drops_no_request(shared_server: SharedSe
     for name, operation in operations.items():
         with (
             Load(host("staging"), server.https_port, auth=BASIC_AUTH, rate=50) as load,
-            MemorySampler("aletheia-staging") as memory,
+            Stats("aletheia-staging") as memory,
         ):
             time.sleep(3)
             load.mark("start")
             operation()
             load.mark("end")
             time.sleep(3)
-        figures[name] = {**load.summary("start", "end"), **memory.summary()}
+        figures[name] = {**load.summary("start", "end"), **memory.memory()}
         figures[name]["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
         report(f"staging, shared network: {name}", figures[name])
         failures = [(s.at, s.status, s.error) for s in load.failures()][:10]

@@ -20,7 +20,8 @@ import pytest
 from ops import commands, slots, target
 from ops.settings import ServerSettings
 from tests.e2e.conftest import BASIC_AUTH, Server, git, host
-from tests.e2e.load import Load, MemorySampler, report
+from tests.e2e.load import Load, report
+from tests.e2e.stats import Stats
 from tests.helpers import HEALTH_TOKEN, run_command
 
 pytestmark = pytest.mark.e2e
@@ -95,14 +96,14 @@ def under_load(
     """Run `operation` while 50 requests/s go through nginx; assert none failed."""
     with (
         Load(host(ENV), server.https_port, auth=BASIC_AUTH, rate=50, max_seconds=400) as load,
-        MemorySampler(f"aletheia-{ENV}") as memory,
+        Stats(f"aletheia-{ENV}") as memory,
     ):
         time.sleep(WARM_UP)
         load.mark("start")
         result = operation()
         load.mark("end")
         time.sleep(COOL_DOWN)
-    summary = {**load.summary("start", "end"), **memory.summary()}
+    summary = {**load.summary("start", "end"), **memory.memory()}
     summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
     if isinstance(result, subprocess.CompletedProcess):
         summary["steps"] = result.stdout.strip().splitlines()[-1][-400:] if result.stdout else ""
@@ -346,14 +347,14 @@ def test_bench_deploy_recreate_against_the_switch(staging: Server) -> None:
         for name, command in operations:
             with (
                 Load(host(ENV), staging.https_port, auth=BASIC_AUTH, max_seconds=300) as load,
-                MemorySampler(f"aletheia-{ENV}") as memory,
+                Stats(f"aletheia-{ENV}") as memory,
             ):
                 time.sleep(WARM_UP)
                 load.mark("start")
                 staging.ops(*command, "--strategy", strategy)
                 load.mark("end")
                 time.sleep(COOL_DOWN)
-            summary = {**load.summary("start", "end"), **memory.summary()}
+            summary = {**load.summary("start", "end"), **memory.memory()}
             summary["operation_s"] = round(load.marks["end"] - load.marks["start"], 1)
             rows.append((strategy, name, summary))
             report(f"bench-deploy {strategy}: {name}", summary)

@@ -63,10 +63,11 @@ test-coverage: $(VENV_STAMP) ## run the tests with a coverage report
 	$(RUN) pytest -n $(PYTEST_WORKERS) -m "not e2e" --cov --cov-report=term-missing:skip-covered --cov-report=html $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), migrations backward compatible (django-migration-linter), lint-scripts, docs build
+lint: $(VENV_STAMP) ## check: ruff lint, ruff format --check, mypy (django-stubs), ops layering (ops/layers.py), migrations backward compatible (django-migration-linter), lint-scripts, docs build
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+	python3 -m ops.layers
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(RUN) python manage.py lintmigrations --settings config.settings.test --quiet ok ignore
 	@$(MAKE) --no-print-directory lint-scripts
 	$(RUN) mkdocs build --strict --quiet

@@ -1,4 +1,4 @@
-"""Swarm hands a service's env file over as a Docker secret (ops/stack.py): print it as shell
+"""Swarm hands a service's env file over as a Docker secret (ops/runtimes/stack.py): print it as shell
 `export` lines for docker/start to eval, the way Compose reads an env_file (KEY=value lines, no
 quoting, `#` comments), leaving alone what the service's environment already sets (the
 matrix's values win, as Compose's `environment` wins over its `env_file`)."""

@@ -106,11 +106,12 @@ def write_env_file(path: Path, **values: str) -> None:
 def tear_down_environment(name: str, env: dict[str, str]) -> None:
     """`compose down -v` of a server environment, composed by ops as its deploys compose it
     (server settings from `env`)."""
-    from ops import commands, slots, target
-    from ops.settings import ServerSettings
+    from ops.server import slots, target
+    from ops.server.settings import ServerSettings
+    from ops.steps import commands
 
     environment = target.resolve(name, ServerSettings.from_environment({**os.environ, **env}))
-    for slot in slots.SLOTS:  # each web slot's project (ops/slots.py), when it was written
+    for slot in slots.SLOTS:  # each web slot's project (ops/server/slots.py), when it was written
         if slots.overlay_path(environment.server, name, slot).is_file():
             run_command(
                 *commands.compose(environment, "down", "--timeout", "10", slot=slot),

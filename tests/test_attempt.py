@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ops import releases, target
-from ops.attempt import Attempt, Interrupted, Outcome, attempt
-from ops.runner import Refusal, Runner, StepFailed
-from ops.settings import ServerSettings
+from ops.core import releases
+from ops.core.runner import Refusal, Runner, StepFailed
+from ops.server import target
+from ops.server.settings import ServerSettings
+from ops.steps.attempt import Attempt, Interrupted, Outcome, attempt
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_a_stop_signal_is_recorded_the_app_put_back_and_raised_again(
 
 
 def test_a_held_lock_refuses_before_anything_is_recorded(staging: target.Target) -> None:
-    from ops import locks
+    from ops.core import locks
 
     lock = locks.acquire(staging.server.state_dir, staging.name, "v1")
     try:

@@ -17,9 +17,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ops import backups, images
-from ops.doctor import Check, table
-from ops.settings import ServerSettings
+from ops.data import backups
+from ops.doctor.checks import Check, table
+from ops.release import images
+from ops.server.settings import ServerSettings
 from tests.conftest import REPO_ROOT
 from tests.helpers import database_fingerprint, write_env_file
 
@@ -344,7 +345,7 @@ def test_the_origin_comes_from_the_dump_not_from_its_editable_manifest(server: d
 def test_backup_files_are_never_readable_by_others(server: dict) -> None:
     import time
 
-    from ops.runner import Runner
+    from ops.core.runner import Runner
 
     folder = server["root"] / "backups" / "prod"
     folder.mkdir(parents=True)

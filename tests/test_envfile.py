@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from ops import compose, envfile, environments
+from ops.server import compose, envfile, environments
 from tests.conftest import REPO_ROOT
 from tests.helpers import write_env_file
 

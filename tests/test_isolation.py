@@ -1,4 +1,4 @@
-"""Environments sharing one Redis cannot reach each other (ops/isolation.py), tried against the
+"""Environments sharing one Redis cannot reach each other (ops/setup/isolation.py), tried against the
 real Redis with the ACL rules ops generates: a staging user gets NOPERM on prod's keys, channels
 and every whole-server command, while the app itself — cache, Celery broker and results, a real
 worker started as docker/start starts it — works under its own user."""
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from ops import environments, isolation
+from ops.server import environments
+from ops.setup import isolation
 from tests.conftest import DEFAULT_REDIS_URL, REPO_ROOT, run_django
 
 MATRIX = environments.server_environments()
@@ -291,7 +292,7 @@ def test_rotating_a_redis_password_keeps_the_other_users(isolated_server: dict) 
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(port=port, username="aletheia-staging", password=passwords["staging"]).ping()
-    from ops import envfile
+    from ops.server import envfile
 
     url = envfile.parse((root / "aletheia" / "envs" / ".env.staging").read_text())["REDIS_URL"]
     assert redis.Redis.from_url(url).ping()
@@ -314,9 +315,10 @@ def probe_as(env: dict[str, str]) -> dict:
 def test_the_doctor_sees_the_isolation_as_the_release_does(isolated_server: dict) -> None:
     """`manage.py probe` as staging's release runs it, and the doctor's checks on its answer:
     FAIL before `ops isolation --apply` (Redis open, role a superuser), PASS after."""
-    from ops import doctor, envfile, target
-    from ops.runner import Runner
-    from ops.settings import ServerSettings
+    from ops.core.runner import Runner
+    from ops.doctor import checks as doctor
+    from ops.server import envfile, target
+    from ops.server.settings import ServerSettings
 
     env, names, root = (isolated_server[k] for k in ("env", "names", "root"))
     staging = target.resolve("staging", ServerSettings.from_environment(env))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ops import environments, nginx, target
-from ops.settings import ServerSettings
+from ops.edge import nginx
+from ops.server import environments, target
+from ops.server.settings import ServerSettings
 from tests.helpers import free_port, self_signed_certificate
 
 

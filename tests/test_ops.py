@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ops import compose, environments, generate, nginx
-from ops.__main__ import main
-from ops.settings import ServerSettings
+from ops.cli.main import main
+from ops.edge import nginx
+from ops.server import compose, environments, generate
+from ops.server.settings import ServerSettings
 from tests.helpers import self_signed_certificate, write_env_file
 
 
@@ -117,7 +118,7 @@ def test_maintenance_deploys_behind_the_placeholder_with_the_app_stopped(
 
 
 def test_slots_ports_aliases_and_nginx_upstream(tmp_path: Path) -> None:
-    from ops import slots, target
+    from ops.server import slots, target
 
     for network in ("host", "shared"):
         env = {"ALETHEIA_SERVER_ROOT": str(tmp_path), "ALETHEIA_NETWORK": network}
@@ -230,8 +231,10 @@ def test_the_matrix_refuses_what_no_environment_can_be(tmp_path: Path) -> None:
 
 
 def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: Path) -> None:
-    from ops import deploy, releases, target
-    from ops.runner import Refusal
+    from ops.core import releases
+    from ops.core.runner import Refusal
+    from ops.release import deploy
+    from ops.server import target
 
     settings = ServerSettings.from_environment({"ALETHEIA_SERVER_ROOT": str(tmp_path)})
     prod = target.resolve("prod", settings)
@@ -254,7 +257,7 @@ def test_rollback_target_is_the_last_good_release_before_the_current(tmp_path: P
 def test_every_server_setting_is_documented() -> None:
     root = Path(__file__).resolve().parent.parent
     read = set()
-    for module in ("settings.py", "nginx.py"):
+    for module in ("server/settings.py", "edge/nginx.py"):
         read |= set(
             re.findall(
                 r"(?:env|environ)\.get\(\"(ALETHEIA_[A-Z_]+)\"", (root / "ops" / module).read_text()
@@ -269,7 +272,7 @@ def test_every_server_setting_is_documented() -> None:
 def test_every_ops_command_has_a_handler() -> None:
     import argparse
 
-    from ops.__main__ import ENVIRONMENT_COMMANDS, parser
+    from ops.cli.main import ENVIRONMENT_COMMANDS, parser
 
     (sub,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(sub.choices) == {
@@ -284,8 +287,9 @@ def test_every_ops_command_has_a_handler() -> None:
 
 
 def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
-    from ops import doctor, target
-    from ops.runner import Runner
+    from ops.core.runner import Runner
+    from ops.doctor import checks as doctor
+    from ops.server import target
 
     ctx = doctor.Context(target.resolve("prod", ServerSettings.from_environment({})), Runner())
     cases: list[tuple[list[object], str]] = [
@@ -307,7 +311,7 @@ def test_doctor_fails_workers_whose_heartbeat_is_missing_or_old() -> None:
 def test_a_half_written_release_line_is_skipped_with_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ops import releases
+    from ops.core import releases
 
     releases.record(tmp_path, "prod", {"ref": "v1.0", "sha": "aaa", "result": "succeeded"})
     with (tmp_path / "releases-prod.jsonl").open("a") as log:
@@ -331,7 +335,7 @@ def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path
     import threading
     import time
 
-    from ops import locks
+    from ops.core import locks
 
     order: list[str] = []
     said: list[str] = []
@@ -353,8 +357,8 @@ def test_the_server_wide_lock_makes_a_second_deploy_wait_its_turn(tmp_path: Path
 def test_a_failed_nginx_reload_puts_the_previous_config_back(tmp_path: Path) -> None:
     """nginx -t passed but the reload failed: the active config is the one before, and the
     step fails saying so (nginx must not pick the new one up at its next reload)."""
-    from ops import target
-    from ops.runner import Runner, StepFailed
+    from ops.core.runner import Runner, StepFailed
+    from ops.server import target
 
     server = ServerSettings.from_environment(
         {

@@ -12,9 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ops import app, deploy, doctor, envfile, images, releases, server_init, slots, target
-from ops.runner import Refusal, Runner
-from ops.settings import ServerSettings, described, settings_report
+from ops.core import releases
+from ops.core.runner import Refusal, Runner
+from ops.doctor import checks as doctor
+from ops.release import deploy, images
+from ops.runtimes import app
+from ops.server import envfile, slots, target
+from ops.server.settings import ServerSettings, described, settings_report
+from ops.setup import server_init
 from tests.conftest import REPO_ROOT
 from tests.helpers import write_env_file
 
@@ -55,7 +60,7 @@ def test_cron_sees_the_settings_without_exporting_anything(tmp_path: Path) -> No
         [
             sys.executable,
             "-c",
-            "from ops.settings import ServerSettings; s = ServerSettings.from_environment();"
+            "from ops.server.settings import ServerSettings; s = ServerSettings.from_environment();"
             "print(s.network, list(s.pg_client))",
         ],
         cwd=REPO_ROOT,
@@ -246,7 +251,7 @@ def test_logs_read_the_live_web_slot_beside_beat(tmp_path: Path) -> None:
 
 
 def test_down_of_prod_needs_a_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ops.__main__ as main
+    import ops.cli.main as main
 
     monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal
@@ -356,8 +361,8 @@ def test_a_restart_waits_its_turn_behind_a_deploy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """restart runs the switch: under the environment's lock, like a deploy."""
-    import ops.__main__ as main
-    from ops import locks
+    import ops.cli.main as main
+    from ops.core import locks
 
     monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
     server = settings_at(tmp_path)
@@ -379,7 +384,7 @@ def test_logs_runs_every_command_even_after_one_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A container gone between the listing and its `docker logs` does not hide the others'."""
-    import ops.__main__ as main
+    import ops.cli.main as main
 
     monkeypatch.setenv("ALETHEIA_SERVER_ROOT", str(tmp_path))
     releases.record(

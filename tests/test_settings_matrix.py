@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from ops import compose, envfile
-from ops.environments import Environment, load
+from ops.server import compose, envfile
+from ops.server.environments import Environment, load
 from tests.conftest import REPO_ROOT, run_django, run_manage
 from tests.helpers import ENV_FILE_DEFAULTS
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import ops.__main__
-from ops import ssh_entry
+import ops.cli.main
+from ops.cli import ssh_entry
 from tests.helpers import write_env_file
 
 
@@ -61,7 +61,7 @@ def deploys(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         called.append(argv)
         return 0
 
-    monkeypatch.setattr(ops.__main__, "main", deploy)
+    monkeypatch.setattr(ops.cli.main, "main", deploy)
     return called
 
 

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ops import environments, stack, swarm
-from ops.environments import MatrixError
-from ops.stack import BEAT, WEB, WORKER, Replicas
+from ops.runtimes import stack, swarm
+from ops.runtimes.stack import BEAT, WEB, WORKER, Replicas
+from ops.server import environments
+from ops.server.environments import MatrixError
 from tests.helpers import write_env_file
 
 if TYPE_CHECKING:
-    from ops.target import Target
+    from ops.server.target import Target
 
 PROD = environments.server_environments()["prod"]
 SWARM_PROD = replace(PROD, runtime="swarm", web_replicas=3, worker_replicas=2)
@@ -162,8 +163,8 @@ def test_a_rollback_by_swarm_is_a_failure_once_it_is_complete_and_only_if_it_is_
 def swarm_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> "Target":
     """Staging on swarm (2 web, 1 worker), on a server rooted at tmp_path whose docker binary
     answers "no" to everything."""
-    from ops import target
-    from ops.settings import ServerSettings
+    from ops.server import target
+    from ops.server.settings import ServerSettings
 
     write_env_file(
         tmp_path / "aletheia" / "envs" / ".env.staging",
@@ -194,7 +195,7 @@ def test_replicas_scaled_by_hand_are_kept_for_the_next_deploys(
 def test_a_swarm_deploy_on_an_engine_not_in_a_swarm_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ops.runner import Refusal, Runner
+    from ops.core.runner import Refusal, Runner
 
     staging = swarm_staging(tmp_path, monkeypatch)
     with pytest.raises(Refusal, match=r"not a swarm manager.*docker swarm init"):
@@ -207,7 +208,7 @@ def test_a_swarm_deploy_on_an_engine_not_in_a_swarm_is_refused(
 def test_beyond_one_node_the_release_is_pushed_to_the_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ops.runner import Refusal, Runner
+    from ops.core.runner import Refusal, Runner
 
     staging = swarm_staging(tmp_path, monkeypatch)
     monkeypatch.setattr(swarm, "node_count", lambda target, runner: 3)

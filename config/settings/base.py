@@ -69,7 +69,7 @@ CONTENT_SECURITY_POLICY = {
 
 # Login throttling (django-axes): 5 failures for one username from one address lock that pair
 # out for 15 minutes. The address is nginx's X-Real-IP (nginx sets it; clients cannot), else
-# the peer's. Password resets are rate limited by nginx (ops/nginx.py, zone "accounts").
+# the peer's. Password resets are rate limited by nginx (ops/edge/nginx.py, zone "accounts").
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ops import environments
+from ops.server import environments
 from tests.e2e.load import REPORTED
 from tests.helpers import (
     DOCKER,

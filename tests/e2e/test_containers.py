@@ -19,7 +19,7 @@ import pytest
 import yaml
 from celery import Celery
 
-from ops import isolation
+from ops.setup import isolation
 from tests.e2e.conftest import COMPOSE, MATRIX, POSTGRES, SERVER_ENVIRONMENTS
 from tests.helpers import DOCKER, run_command, write_env_file
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ops import deploy, envfile
+from ops.release import deploy
+from ops.server import envfile
 from tests.conftest import REPO_ROOT
 from tests.helpers import DOCKER, run_command, self_signed_certificate, tear_down_environment
 

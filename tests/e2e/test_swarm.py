@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from ops import compose, environments
-from ops.doctor import DOCTOR_USER
+from ops.doctor.checks import DOCTOR_USER
+from ops.server import compose, environments
 from tests.e2e.conftest import (
     BASIC_AUTH,
     Server,

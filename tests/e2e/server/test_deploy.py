@@ -9,7 +9,8 @@ import psycopg
 import pytest
 import redis
 
-from ops import isolation, locks
+from ops.core import locks
+from ops.setup import isolation
 from tests.e2e.conftest import MATRIX, SERVER_ENVIRONMENTS, Server
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ops import doctor
+from ops.doctor import checks as doctor
 from tests.e2e.conftest import MATRIX, Server, certificate_dir, host, poll
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from ops import commands, slots, target
-from ops.settings import ServerSettings
+from ops.server import slots, target
+from ops.server.settings import ServerSettings
+from ops.steps import commands
 from tests.e2e.conftest import BASIC_AUTH, Server, git, host
 from tests.e2e.load import Load, report
 from tests.e2e.stats import Stats

@@ -1,0 +1,457 @@
+"""python3 -m ops COMMAND — Aletheia's server tool (standard library only).
+
+Every command that changes something takes --dry-run, which prints the exact commands instead.
+The environment a command names is resolved once, here, into a Target (ops/server/target.py).
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from ops.core import locks, releases
+from ops.core.runner import Refusal, Runner, StepFailed
+from ops.data import backups, restore
+from ops.doctor import checks as doctor
+from ops.edge import nginx
+from ops.release import deploy, images
+from ops.runtimes import app, swarm
+from ops.server import environments, generate, settings, slots, target
+from ops.server.settings import ServerSettings
+from ops.server.target import Target
+from ops.setup import isolation_setup, server_init
+from ops.steps import commands
+from ops.steps.attempt import Interrupted, Outcome, attempt
+
+Args = argparse.Namespace
+
+
+def report(args: Args, outcome: Outcome, runner: Runner, started: float) -> int:
+    """How a deploy, a rollback or a restore ended: 0 done, 2 refused, 1 failed, 130 interrupted."""
+    elapsed = time.monotonic() - started
+    if outcome.ok and runner.dry_run:
+        print(f"{args.command} (dry run): nothing changed; {outcome.message}")
+        return 0
+    if outcome.ok:
+        print(f"{args.command}: {outcome.message} in {elapsed:.1f}s ({runner.summary()})")
+        return 0
+    if outcome.refused:
+        print(f"refused: {outcome.message} (nothing changed)", file=sys.stderr)
+        return 2
+    print(
+        f"{args.command} of {args.env} FAILED after {elapsed:.1f}s: {outcome.message}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_deploy(args: Args, env: Target, runner: Runner) -> int:
+    started = time.monotonic()
+    outcome = deploy.deploy(
+        env, runner, args.ref, args.skip_backup, args.strategy, args.maintenance
+    )
+    return report(args, outcome, runner, started)
+
+
+def cmd_rollback(args: Args, env: Target, runner: Runner) -> int:
+    started = time.monotonic()
+    return report(args, deploy.rollback(env, runner, args.to, args.strategy), runner, started)
+
+
+def cmd_db_restore(args: Args, env: Target, runner: Runner) -> int:
+    started = time.monotonic()
+    outcome = restore.restore(env, runner, args.file, args.confirm, args.from_env)
+    return report(args, outcome, runner, started)
+
+
+def cmd_db_backup(args: Args, env: Target, runner: Runner) -> int:
+    started = time.monotonic()
+    with runner.step("backup"):
+        dump = backups.backup(env, runner, reason="by hand")
+    said = " would be written (dry run)" if runner.dry_run else ""
+    print(f"db-backup: {dump}{said} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_db_backups(args: Args, env: Target, runner: Runner) -> int:
+    for dump, manifest in backups.list_backups(env.server, env.name):
+        print(
+            f"{dump.name}  {backups.human(dump.stat().st_size):>10}  "
+            f"{manifest.get('ref', '')!s:<10} {manifest.get('reason', '')}"
+        )
+    return 0
+
+
+def cmd_releases(args: Args, env: Target, runner: Runner) -> int:
+    for entry in releases.read(env.server.state_dir, env.name):
+        columns = [
+            str(entry["at"]),
+            f"{entry['result']!s:<9} {entry.get('ref', '')!s:<12} {str(entry.get('sha', ''))[:12]:<12}",
+            str(entry.get("who", "")),
+            f"{entry.get('seconds', '')}s",
+            f"backup: {entry['backup']}" if entry.get("backup") else "",
+            str(entry.get("error", "")),
+        ]
+        print("  ".join(columns).rstrip())
+    return 0
+
+
+def cmd_unlock(args: Args, env: Target, runner: Runner) -> int:
+    lock = env.server.state_dir / f"deploy-{env.name}.lock"
+    if runner.dry_run:
+        print(f"deploy lock of {env.name} would be removed ({lock})")
+        return 0
+    locks.release(lock)
+    print(f"deploy lock of {env.name} removed")
+    return 0
+
+
+def cmd_nginx_activate(args: Args, env: Target, runner: Runner) -> int:
+    if not nginx.has_certificate(env.environment, env.server):
+        raise Refusal(f"no certificate in {env.server.cert_dir / nginx.host_name(env.environment)}")
+    with (
+        runner.step("nginx-activate"),
+        locks.server_wide(env.server.state_dir, "nginx config", runner.say, runner.dry_run),
+    ):
+        nginx.activate(env, runner)
+    return 0
+
+
+def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
+    """The current release started again through the switch, under the environment's lock,
+    recorded in restarts-ENV.jsonl, put back like a deploy's on failure or interruption."""
+    current = env.current_release()
+    if current is None:
+        raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+    started, sha = time.monotonic(), str(current["sha"])
+    with attempt(env, runner, label="restart", log="restarts") as this:
+        this.note(ref=current.get("ref"), sha=sha)
+        with runner.step("restart the app"):
+            app.start_healthy(env, runner, sha, this)
+        this.succeed(f"{env.name} restarted {current.get('ref')} ({sha[:12]})")
+    assert this.outcome is not None
+    return report(args, this.outcome, runner, started)
+
+
+def cmd_rotate_redis_password(args: Args, env: Target, runner: Runner) -> int:
+    started = time.monotonic()
+    with attempt(env, runner, label="rotate-redis-password", log="restarts") as this:
+        this.note(ref="rotate-redis-password")
+        isolation_setup.rotate_redis_password(env, runner, this)
+        said = "would use" if runner.dry_run else "uses"
+        this.succeed(f"{env.name} {said} a new Redis password")
+    assert this.outcome is not None
+    return report(args, this.outcome, runner, started)
+
+
+def cmd_down(args: Args, env: Target, runner: Runner) -> int:
+    """Stop and remove the environment's containers (its data, static files and images are
+    kept; `python3 -m ops restart ENV` starts the current release again)."""
+    if env.name == "prod" and args.confirm != "prod" and not runner.dry_run:
+        if not sys.stdin.isatty():
+            raise Refusal("stopping prod needs --confirm prod (make down ENV=prod CONFIRM=prod)")
+        answer = input("This stops production: type prod to go on: ")
+        if answer.strip() != "prod":
+            raise Refusal("not confirmed")
+    if env.environment.on_swarm:
+        with runner.step("remove the stack"):
+            swarm.remove(env, runner)
+        said = "would be down" if runner.dry_run else "is down"
+        print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
+        return 0
+    current = env.current_release()
+    if current is not None:
+        app.use_image(env, runner, str(current["sha"]))
+        env = env.at_release(str(current["sha"]))
+    else:
+        app.use_image(env, runner, "unused")
+    with runner.step("stop and remove the containers"):
+        for slot in slots.SLOTS:  # each web slot's project (ops/server/slots.py), when it was used
+            if slots.overlay_path(env.server, env.name, slot).is_file():
+                runner.run(commands.compose(env, "down", "--timeout", "30", slot=slot))
+        runner.run(commands.compose(env, "down", "--timeout", "30"))
+    said = "would be down" if runner.dry_run else "is down"
+    print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
+    return 0
+
+
+def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
+    """The last lines of every container (--tail), from --since on, then follow unless
+    --no-follow."""
+    current = env.current_release()
+    if current is None:
+        raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+    app.use_image(env, runner, str(current["sha"]))
+    one_by_one, together = app.logs_commands(env, runner, args.since, args.tail, not args.no_follow)
+    codes = [runner.run(command, check=False).returncode for command in one_by_one]
+    codes.append(runner.run_together(together))  # every command runs, whichever failed
+    return next((code for code in codes if code), 0)
+
+
+def in_environment(
+    compose_args: list[str], slot: bool = False
+) -> Callable[[Args, Target, Runner], int]:
+    """A command that runs compose in the environment's current release (slot: in the live
+    web slot's project, ops/server/slots.py)."""
+
+    def command(args: Args, env: Target, runner: Runner) -> int:
+        current = env.current_release()
+        if current is None:
+            raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
+        app.use_image(env, runner, str(current["sha"]))
+        return runner.run(
+            commands.compose(env, *compose_args, slot=env.web_slot if slot else None),
+            check=False,
+        ).returncode
+
+    return command
+
+
+def cmd_ps(args: Args, env: Target, runner: Runner) -> int:
+    """Which web slot is live, then the containers of its project and of the environment's.
+    Swarm: the stack's services (replicas) and their tasks."""
+    if env.environment.on_swarm:
+        wanted = swarm.replicas(env)
+        print(f"{env.name}: swarm stack, web x{wanted.web}, worker x{wanted.worker}, beat x1")
+        codes = [runner.run(c, check=False).returncode for c in swarm.ps_commands(env)]
+        return next((code for code in codes if code), 0)
+    live = env.web_slot
+    port = f", port {slots.port(env, live)}" if env.server.network == "host" else ""
+    print(f"{env.name}: live web slot {live or '(single web, before slots)'}{port}")
+    code = in_environment(["ps"], slot=True)(args, env, runner) if live else 0
+    return in_environment(["ps"])(args, env, runner) or code
+
+
+def cmd_shell(args: Args, env: Target, runner: Runner) -> int:
+    if env.environment.on_swarm:
+        return swarm.shell(env, runner)
+    return in_environment(["exec", "web", "bash"], slot=True)(args, env, runner)
+
+
+def cmd_scale(args: Args, env: Target, runner: Runner) -> int:
+    """Swarm: web and worker replicas, kept for the next deploys."""
+    started = time.monotonic()
+    with runner.step("scale"):
+        swarm.scale(env, runner, args.web, args.worker)
+    wanted = swarm.replicas(env)
+    print(
+        f"scale: {env.name} runs web x{wanted.web}, worker x{wanted.worker} "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    return 0
+
+
+# Per environment: (handler, whether it needs a valid env file, help).
+Handler = Callable[[Args, Target, Runner], int]
+ENVIRONMENT_COMMANDS: dict[str, tuple[Handler, bool, str]] = {
+    "deploy": (cmd_deploy, True, "deploy REF (dev/staging: develop by default; prod: a tag)"),
+    "rollback": (cmd_rollback, True, "put a kept image back (the previous release, or TO=sha)"),
+    "db-restore": (cmd_db_restore, True, "restore a backup FILE into ENV's database"),
+    "db-backup": (
+        cmd_db_backup,
+        True,
+        "pg_dump the environment's database into the backups directory",
+    ),
+    "db-backups": (cmd_db_backups, False, "list the environment's backups"),
+    "nginx-activate": (
+        cmd_nginx_activate,
+        True,
+        "make the full proxy config active (after nginx -t)",
+    ),
+    "unlock": (cmd_unlock, False, "remove a stale deploy lock"),
+    "restart": (cmd_restart, True, "start the current release again (after an env file change)"),
+    "rotate-redis-password": (
+        cmd_rotate_redis_password,
+        True,
+        "a new Redis password for ENV (env file, ACL file, app restarted; no request fails)",
+    ),
+    "releases": (cmd_releases, False, "print the release log"),
+    "ps": (cmd_ps, False, "containers, and which web slot is live"),
+    "logs": (cmd_logs, False, "the last lines of every container's logs, then follow them"),
+    "shell": (cmd_shell, False, "bash in the live web container"),
+    "scale": (cmd_scale, False, "swarm: replicas of web (WEB=) and the worker (WORKER=)"),
+    "down": (cmd_down, False, "stop and remove the containers (prod: --confirm prod)"),
+    "migrate": (
+        in_environment(["run", "--rm", "--no-deps", "manage", "manage", "migrate"]),
+        True,
+        "apply migrations",
+    ),
+    "sync-all": (
+        in_environment(["run", "--rm", "--no-deps", "manage", "manage", "sync_doctolib", "--all"]),
+        True,
+        "full Doctolib sync",
+    ),
+}
+
+
+def cmd_doctor(args: Args, server: ServerSettings) -> int:
+    """One environment's table, or every server environment's without ENV; first, where each
+    server setting came from."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    print(settings.settings_report(server) + "\n")
+    failed = False
+    with open(os.devnull, "w") as quiet:  # the table says it all: no command echo
+        for name in names:
+            checks = doctor.examine(target.resolve(name, server), Runner(out=quiet))
+            print(doctor.table(name, checks) + ("\n" if name != names[-1] else ""))
+            failed = failed or any(c.result == doctor.FAIL for c in checks)
+    return 1 if failed else 0
+
+
+def cmd_isolation(args: Args, server: ServerSettings, runner: Runner) -> int:
+    """Print (or --apply) the PostgreSQL roles and the Redis ACL of the environments."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    targets = [target.resolve(name, server) for name in names]
+    if not args.env:  # every environment set up so far
+        for env in targets:
+            if not env.env_file.path.is_file():
+                print(f"skipped {env.name}: no env file {env.env_file.path} yet")
+        targets = [env for env in targets if env.env_file.path.is_file()]
+    if not targets:
+        raise Refusal("no environment has an env file yet (docs/deployment.md, first-time setup)")
+    for env in targets:
+        env.require_valid_env_file()
+    isolation_setup.isolate(targets, runner, apply=args.apply)
+    return 0
+
+
+def cmd_server_init(args: Args, server: ServerSettings, runner: Runner) -> int:
+    """First-time setup (docs/deployment.md): again and again, it changes nothing more."""
+    names = [args.env] if args.env else list(environments.server_environments())
+    for name in names:
+        target.server_environment(name)  # an unknown one is refused by name
+    setup = server_init.server_init(server, runner, names, apply=args.apply)
+    print(server_init.summary(setup, names))
+    return 0
+
+
+def cmd_prune_images(args: Args, server: ServerSettings, runner: Runner) -> int:
+    with runner.step("prune images"):
+        images.prune(server, runner)
+    return 0
+
+
+def cmd_generate(args: Args) -> int:
+    stale = generate.write(check=args.check)
+    if stale and args.check:
+        print(
+            f"out of date with environments.toml: {', '.join(stale)} (run python3 -m ops generate)"
+        )
+        return 1
+    for path in stale:
+        print(f"wrote {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(prog="python3 -m ops", description=__doc__)
+    sub = main_parser.add_subparsers(dest="command", required=True)
+    for name, (_, _, text) in ENVIRONMENT_COMMANDS.items():
+        sub.add_parser(name, help=text).add_argument("env")
+    sub.choices["deploy"].add_argument("ref", nargs="?")
+    sub.choices["deploy"].add_argument(
+        "--skip-backup",
+        action="store_true",
+        help="prod: do not take the pre-migration backup (recorded in the release log)",
+    )
+    sub.choices["deploy"].add_argument(
+        "--maintenance",
+        action="store_true",
+        help="deploy behind the 503 placeholder, the app stopped while it migrates (for "
+        "backward-incompatible migrations; recorded in the release log)",
+    )
+    sub.choices["rollback"].add_argument(
+        "to", nargs="?", help="a sha (prefix) from the release log"
+    )
+    for name in ("deploy", "rollback"):
+        sub.choices[name].add_argument(
+            "--strategy",
+            choices=app.STRATEGIES,
+            default=app.default_strategy(ServerSettings.from_environment()),
+            help="switch (default): a new slot beside the live one, health, nginx, drain; "
+            "recreate: in place (requests fail meanwhile)",
+        )
+    p = sub.choices["db-restore"]
+    p.add_argument("file", help="a .dump path, or its name in the backups directory")
+    p.add_argument("--confirm", metavar="ENV", help="required for prod: --confirm prod")
+    p.add_argument(
+        "--from-env",
+        metavar="ENV",
+        help="the backup's environment, required when it is not ENV (recorded)",
+    )
+    sub.add_parser(
+        "doctor", help="check an environment's part of the server (all without ENV): pass/fail"
+    ).add_argument("env", nargs="?")
+    sub.add_parser("prune-images", help="remove images no environment keeps")
+    sub.choices["logs"].add_argument(
+        "--since", help="from this time on: 2026-11-29T10:00, 10m, 2h (docker logs --since)"
+    )
+    sub.choices["logs"].add_argument(
+        "--tail", default="100", help="lines of each container before (default 100; all)"
+    )
+    sub.choices["logs"].add_argument(
+        "--no-follow", action="store_true", help="print and stop instead of following"
+    )
+    sub.choices["down"].add_argument("--confirm", metavar="ENV", help="required for prod")
+    sub.choices["scale"].add_argument("--web", type=int, help="web replicas (2 or more)")
+    sub.choices["scale"].add_argument("--worker", type=int, help="worker replicas (1 or more)")
+    p = sub.add_parser(
+        "server-init",
+        help="first-time setup of ENV (all without ENV): folders, server.env, env files, "
+        "database roles and Redis users (--apply), what is left to do by hand",
+    )
+    p.add_argument("env", nargs="?")
+    p.add_argument(
+        "--apply", action="store_true", help="create the roles, databases and Redis users"
+    )
+    p = sub.add_parser(
+        "isolation",
+        help="print the PostgreSQL roles/databases and Redis ACL users of ENV (all without ENV)",
+    )
+    p.add_argument("env", nargs="?")
+    p.add_argument("--apply", action="store_true", help="run the SQL and load the ACL file")
+    for p in sub.choices.values():
+        p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
+    for name in ("generate", "compose-overlays"):  # compose-overlays: its former name
+        sub.add_parser(
+            name,
+            help="write the compose files and the docs' environments table from environments.toml",
+        ).add_argument("--check", action="store_true", help="only say which files drifted")
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command in ("generate", "compose-overlays"):
+        return cmd_generate(args)
+    server = ServerSettings.from_environment()
+    runner = Runner(dry_run=args.dry_run)
+    try:
+        if args.command == "doctor":
+            return cmd_doctor(args, server)
+        if args.command == "prune-images":
+            return cmd_prune_images(args, server, runner)
+        if args.command == "isolation":
+            return cmd_isolation(args, server, runner)
+        if args.command == "server-init":
+            return cmd_server_init(args, server, runner)
+        handler, needs_env_file, _ = ENVIRONMENT_COMMANDS[args.command]
+        env = target.resolve(args.env, server)
+        if needs_env_file:
+            env.require_valid_env_file()
+        for warning in env.env_file.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return handler(args, env, runner)
+    except (Refusal, locks.LockHeld) as exc:
+        print(f"refused: {exc} (nothing changed)", file=sys.stderr)
+        return 2
+    except StepFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Interrupted):
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

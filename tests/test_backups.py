@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from ops.data import backups
-from ops.doctor.checks import Check, table
+from ops.doctor.context import Check, table
 from ops.release import images
 from ops.server.settings import ServerSettings
 from tests.conftest import REPO_ROOT

@@ -15,6 +15,7 @@ import pytest
 from ops.core import releases
 from ops.core.runner import Refusal, Runner
 from ops.doctor import checks as doctor
+from ops.doctor import edge as doctor_edge
 from ops.release import deploy, images
 from ops.runtimes import app
 from ops.server import envfile, slots, target
@@ -350,11 +351,11 @@ def test_server_init_apply_makes_roles_and_acl_users_once(tmp_path: Path) -> Non
 
 
 def test_the_doctor_reaches_nginx_on_its_port_or_a_published_one(tmp_path: Path) -> None:
-    assert doctor.nginx_address(settings_at(tmp_path)) == ("127.0.0.1", 443)
+    assert doctor_edge.nginx_address(settings_at(tmp_path)) == ("127.0.0.1", 443)
     https = settings_at(tmp_path, ALETHEIA_NGINX_HTTPS_PORT="8443")
-    assert doctor.nginx_address(https) == ("127.0.0.1", 8443)
+    assert doctor_edge.nginx_address(https) == ("127.0.0.1", 8443)
     published = settings_at(tmp_path, ALETHEIA_NGINX_ADDRESS="127.0.0.1:18543")
-    assert doctor.nginx_address(published) == ("127.0.0.1", 18543)
+    assert doctor_edge.nginx_address(published) == ("127.0.0.1", 18543)
 
 
 def test_a_restart_waits_its_turn_behind_a_deploy(

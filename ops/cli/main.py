@@ -14,14 +14,14 @@ from ops.core import locks, releases
 from ops.core.runner import Refusal, Runner, StepFailed
 from ops.data import backups, restore
 from ops.doctor import checks as doctor
+from ops.doctor import context as doctor_context
 from ops.edge import nginx
 from ops.release import deploy, images
-from ops.runtimes import app, swarm
-from ops.server import environments, generate, settings, slots, target
+from ops.runtimes import app, runtime, swarm
+from ops.server import environments, generate, settings, target
 from ops.server.settings import ServerSettings
 from ops.server.target import Target
 from ops.setup import isolation_setup, server_init
-from ops.steps import commands
 from ops.steps.attempt import Interrupted, Outcome, attempt
 
 Args = argparse.Namespace
@@ -128,7 +128,7 @@ def cmd_restart(args: Args, env: Target, runner: Runner) -> int:
     with attempt(env, runner, label="restart", log="restarts") as this:
         this.note(ref=current.get("ref"), sha=sha)
         with runner.step("restart the app"):
-            app.start_healthy(env, runner, sha, this)
+            runtime.start_healthy(env, runner, sha, this)
         this.succeed(f"{env.name} restarted {current.get('ref')} ({sha[:12]})")
     assert this.outcome is not None
     return report(args, this.outcome, runner, started)
@@ -154,23 +154,8 @@ def cmd_down(args: Args, env: Target, runner: Runner) -> int:
         answer = input("This stops production: type prod to go on: ")
         if answer.strip() != "prod":
             raise Refusal("not confirmed")
-    if env.environment.on_swarm:
-        with runner.step("remove the stack"):
-            swarm.remove(env, runner)
-        said = "would be down" if runner.dry_run else "is down"
-        print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
-        return 0
-    current = env.current_release()
-    if current is not None:
-        app.use_image(env, runner, str(current["sha"]))
-        env = env.at_release(str(current["sha"]))
-    else:
-        app.use_image(env, runner, "unused")
     with runner.step("stop and remove the containers"):
-        for slot in slots.SLOTS:  # each web slot's project (ops/server/slots.py), when it was used
-            if slots.overlay_path(env.server, env.name, slot).is_file():
-                runner.run(commands.compose(env, "down", "--timeout", "30", slot=slot))
-        runner.run(commands.compose(env, "down", "--timeout", "30"))
+        runtime.of(env).down(env, runner)
     said = "would be down" if runner.dry_run else "is down"
     print(f"down: {env.name} {said} (start it again: python3 -m ops restart {env.name})")
     return 0
@@ -183,7 +168,9 @@ def cmd_logs(args: Args, env: Target, runner: Runner) -> int:
     if current is None:
         raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
     app.use_image(env, runner, str(current["sha"]))
-    one_by_one, together = app.logs_commands(env, runner, args.since, args.tail, not args.no_follow)
+    one_by_one, together = runtime.of(env).logs_commands(
+        env, runner, args.since, args.tail, not args.no_follow
+    )
     codes = [runner.run(command, check=False).returncode for command in one_by_one]
     codes.append(runner.run_together(together))  # every command runs, whichever failed
     return next((code for code in codes if code), 0)
@@ -196,44 +183,25 @@ def in_environment(
     web slot's project, ops/server/slots.py)."""
 
     def command(args: Args, env: Target, runner: Runner) -> int:
-        current = env.current_release()
-        if current is None:
-            raise Refusal(f"nothing is deployed to {env.name} yet: ./deploy.sh {env.name}")
-        app.use_image(env, runner, str(current["sha"]))
-        return runner.run(
-            commands.compose(env, *compose_args, slot=env.web_slot if slot else None),
-            check=False,
-        ).returncode
+        return app.in_current_release(env, runner, compose_args, slot)
 
     return command
 
 
 def cmd_ps(args: Args, env: Target, runner: Runner) -> int:
-    """Which web slot is live, then the containers of its project and of the environment's.
-    Swarm: the stack's services (replicas) and their tasks."""
-    if env.environment.on_swarm:
-        wanted = swarm.replicas(env)
-        print(f"{env.name}: swarm stack, web x{wanted.web}, worker x{wanted.worker}, beat x1")
-        codes = [runner.run(c, check=False).returncode for c in swarm.ps_commands(env)]
-        return next((code for code in codes if code), 0)
-    live = env.web_slot
-    port = f", port {slots.port(env, live)}" if env.server.network == "host" else ""
-    print(f"{env.name}: live web slot {live or '(single web, before slots)'}{port}")
-    code = in_environment(["ps"], slot=True)(args, env, runner) if live else 0
-    return in_environment(["ps"])(args, env, runner) or code
+    """Compose: which web slot is live, then its containers. Swarm: services and tasks."""
+    return runtime.of(env).ps(env, runner)
 
 
 def cmd_shell(args: Args, env: Target, runner: Runner) -> int:
-    if env.environment.on_swarm:
-        return swarm.shell(env, runner)
-    return in_environment(["exec", "web", "bash"], slot=True)(args, env, runner)
+    return runtime.of(env).shell(env, runner)
 
 
 def cmd_scale(args: Args, env: Target, runner: Runner) -> int:
     """Swarm: web and worker replicas, kept for the next deploys."""
     started = time.monotonic()
     with runner.step("scale"):
-        swarm.scale(env, runner, args.web, args.worker)
+        runtime.of(env).scale(env, runner, args.web, args.worker)
     wanted = swarm.replicas(env)
     print(
         f"scale: {env.name} runs web x{wanted.web}, worker x{wanted.worker} "
@@ -294,8 +262,8 @@ def cmd_doctor(args: Args, server: ServerSettings) -> int:
     with open(os.devnull, "w") as quiet:  # the table says it all: no command echo
         for name in names:
             checks = doctor.examine(target.resolve(name, server), Runner(out=quiet))
-            print(doctor.table(name, checks) + ("\n" if name != names[-1] else ""))
-            failed = failed or any(c.result == doctor.FAIL for c in checks)
+            print(doctor_context.table(name, checks) + ("\n" if name != names[-1] else ""))
+            failed = failed or any(c.result == doctor_context.FAIL for c in checks)
     return 1 if failed else 0
 
 

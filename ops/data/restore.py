@@ -11,7 +11,7 @@ from pathlib import Path
 from ops.core.runner import Runner
 from ops.data import backups
 from ops.edge import nginx
-from ops.runtimes import app
+from ops.runtimes import app, runtime
 from ops.server import environments
 from ops.server.target import Target, resolve
 from ops.steps.attempt import Attempt, Outcome, attempt
@@ -85,10 +85,12 @@ def replace_data(
     if current:
         sha = str(current["sha"])
         app.use_image(target, runner, sha)
-        this.recover_with("starting the app again", lambda: app.start_healthy(target, runner, sha))
+        this.recover_with(
+            "starting the app again", lambda: runtime.start_healthy(target, runner, sha)
+        )
         with runner.step("stop the app"):
             nginx.placeholder(target, runner)  # a 503 "deployment in progress", not 502s
-            app.stop(target, runner)
+            runtime.of(target).stop(target, runner)
     with runner.step("restore"):
         runner.env["PGPASSWORD"] = database.password
         size, _ = runner.stream(
@@ -104,5 +106,5 @@ def replace_data(
         with runner.step("migrate"):
             app.run_manage(target, runner, "migrate", "--noinput")
         with runner.step("start the app"):  # through the switch: the full nginx config back too
-            app.start_healthy(target, runner, str(current["sha"]))
+            runtime.start_healthy(target, runner, str(current["sha"]))
         this.recover_with("", None)

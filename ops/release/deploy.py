@@ -12,7 +12,7 @@ from ops.core.runner import Refusal, Runner
 from ops.data import backups
 from ops.edge import nginx
 from ops.release import images, refs
-from ops.runtimes import app, swarm
+from ops.runtimes import app, runtime
 from ops.server import slots
 from ops.server.target import Target
 from ops.steps import commands
@@ -51,8 +51,7 @@ def deploy(
     ref = refs.choose(target.environment, ref)
     with attempt(target, runner, label=ref) as this:
         this.note(ref=ref, sha="", image="", strategy=strategy)
-        if target.environment.on_swarm:
-            swarm.preflight(target, runner)  # refused before anything changes
+        runtime.of(target).preflight(target, runner)  # refused before anything changes
         with locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run):
             with runner.step("fetch"):
                 runner.run(commands.git_fetch(target.server))
@@ -79,7 +78,7 @@ def deploy(
             else:
                 runner.say("    skipped: the previous release serves until the switch")
         run_release_tasks(release, runner, sha)
-        app.switch_to(release, runner, this, sha, strategy)
+        runtime.of(release).switch_to(release, runner, this, sha, strategy)
         this.note(web_slot=slots.live(target.server, target.name) or "")
         with runner.step("prune images"):
             images.prune_after_deploy(target.server, runner, target.name, sha)
@@ -132,10 +131,10 @@ def enter_maintenance(target: Target, runner: Runner, this: Attempt) -> None:
         previous_sha = str(previous["sha"])
         this.recover_with(
             f"starting the previous release {previous.get('ref')} ({previous_sha[:12]}) again",
-            lambda: app.start_healthy(target.at_release(previous_sha), runner, previous_sha),
+            lambda: runtime.start_healthy(target.at_release(previous_sha), runner, previous_sha),
         )
     nginx.placeholder(target, runner)
-    app.stop(target, runner)
+    runtime.of(target).stop(target, runner)
 
 
 def backup_before_deploy(target: Target, runner: Runner, ref: str, skip: bool) -> str:
@@ -194,15 +193,14 @@ def rollback(target: Target, runner: Runner, to: str | None, strategy: str = "sw
     sha, ref = str(entry["sha"]), str(entry.get("ref"))
     with attempt(target, runner, label=f"rollback:{ref}") as this:
         this.note(ref=f"rollback:{ref}", sha=sha, image=commands.image_name(sha), strategy=strategy)
-        if target.environment.on_swarm:
-            swarm.preflight(target, runner)
+        runtime.of(target).preflight(target, runner)
         with (
             runner.step("image kept"),
             locks.server_wide(target.server.state_dir, "git checkout", runner.say, runner.dry_run),
         ):
             check_image_kept(target, runner, sha, ref)
             back = app.with_release_files(target, runner, sha)
-        app.switch_to(back, runner, this, sha, strategy)
+        runtime.of(back).switch_to(back, runner, this, sha, strategy)
         this.note(web_slot=slots.live(target.server, target.name) or "")
         went = "would roll back" if runner.dry_run else "rolled back"
         this.succeed(f"{target.name} {went} to {ref} ({sha[:12]})")

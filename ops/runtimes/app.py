@@ -1,5 +1,8 @@
-"""The environment's running app (web, worker, beat): start a release's image, wait until it is
-healthy, put the previous release back, stop it. Deploys, rollbacks and restores share these."""
+"""The compose-slots runtime (ops/runtimes/runtime.py's `Runtime`): an environment's web in two
+slots (blue, green) as their own compose projects, worker and beat beside them. Start a release's
+image, wait until it is healthy, switch nginx to it, stop it; ps, logs, shell and down of the
+live slot. Also the pieces every runtime's flow uses: the release's files, its image, the static
+directory (host networking)."""
 
 import os
 import tempfile
@@ -9,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ops.core import locks
-from ops.core.runner import Runner, StepFailed
+from ops.core.runner import Refusal, Runner, StepFailed
 from ops.edge import nginx
-from ops.runtimes import swarm
 from ops.server import slots
 from ops.server.settings import ServerSettings
 from ops.server.target import Target
@@ -87,7 +89,9 @@ def wait_healthy(target: Target, runner: Runner) -> None:
     timeout = target.server.health_timeout
     deadline = time.monotonic() + timeout
     while True:
-        result = runner.run(commands.web_health(target), check=False, capture=True)
+        result = runner.run(
+            web_exec(target, runner, *commands.HEALTHCHECK), check=False, capture=True
+        )
         if result.returncode == 0:
             return
         if time.monotonic() > deadline:
@@ -98,21 +102,13 @@ def wait_healthy(target: Target, runner: Runner) -> None:
         time.sleep(0.25)  # each try is itself a `compose exec` (~0.5 s): poll again soon
 
 
-def start_healthy(target: Target, runner: Runner, sha: str, this: Attempt | None = None) -> None:
-    """Start release `sha` again through the switch (a new slot, health, nginx, drain); within
-    an attempt, a failure or an interruption is undone like a deploy's."""
-    switch_to(target, runner, this, sha)
+def preflight(target: Target, runner: Runner) -> None:
+    """Nothing to refuse before a compose deploy changes anything."""
 
 
 def web_exec(target: Target, runner: Runner, *args: str) -> list[str]:
-    """A command in a live web container (compose: the live slot's; swarm: a task's here)."""
-    if target.environment.on_swarm:
-        return swarm.web_exec(target, runner, *args)
+    """A command in the live slot's web container."""
     return commands.web_exec(target, *args)
-
-
-def web_health(target: Target, runner: Runner) -> list[str]:
-    return web_exec(target, runner, "python3", "/app/docker/healthcheck.py")
 
 
 def run_manage(target: Target, runner: Runner, *args: str) -> None:
@@ -122,10 +118,7 @@ def run_manage(target: Target, runner: Runner, *args: str) -> None:
 
 def stop(target: Target, runner: Runner) -> None:
     """Stop the whole app (a restore replaces the schema): the live slot, beat, and the legacy
-    single web and worker if they still exist. Swarm: every service scaled to 0."""
-    if target.environment.on_swarm:
-        swarm.stop(target, runner)
-        return
+    single web and worker if they still exist."""
     if target.web_slot:
         runner.run(commands.stop(target, target.web_slot, *slots.SLOT_SERVICES))
     runner.run(commands.stop(target, None, *APP_SERVICES))
@@ -161,11 +154,7 @@ def switch_to(
     recreate beat (the old one stops before the new one starts). A failure before nginx
     switched removes the new slot: the old one never stopped serving. `recreate`: the
     containers of the live slot recreated in place (requests fail meanwhile). Deploys,
-    rollbacks, restarts and restores share it. A swarm environment: Swarm's rolling update
-    (ops/runtimes/swarm.py), whatever the strategy."""
-    if target.environment.on_swarm:
-        swarm.switch_to(target, runner, this, sha)
-        return
+    rollbacks, restarts and restores share it."""
     recover = this.recover_with if this else (lambda what, action: None)
     old = target.web_slot
     new = old if strategy == "recreate" and old else slots.other(old)
@@ -290,8 +279,6 @@ def logs_commands(
     Returns the commands to run one after the other, then those to run together (one follower
     per project). Compose v1 has no `logs --since`: each container's `docker logs --since`,
     then (to follow) compose's own follow of the new lines."""
-    if target.environment.on_swarm:
-        return swarm.logs_commands(target, runner, since, tail, follow)
     projects = log_projects(target)
     follow_flags = ["-f"] if follow else []
     v1 = target.server.compose[-1] != "compose"
@@ -323,3 +310,48 @@ def logs_commands(
         ]
     followers = [commands.compose(target, "logs", "--tail=0", "-f", slot=s) for _, s in projects]
     return backlog, followers if follow else []
+
+
+def in_current_release(
+    target: Target, runner: Runner, compose_args: list[str], slot: bool = False
+) -> int:
+    """compose in the environment's current release (slot: in the live web slot's project)."""
+    current = target.current_release()
+    if current is None:
+        raise Refusal(f"nothing is deployed to {target.name} yet: ./deploy.sh {target.name}")
+    use_image(target, runner, str(current["sha"]))
+    return runner.run(
+        commands.compose(target, *compose_args, slot=target.web_slot if slot else None),
+        check=False,
+    ).returncode
+
+
+def ps(target: Target, runner: Runner) -> int:
+    """Which web slot is live, then the containers of its project and of the environment's."""
+    live = target.web_slot
+    port = f", port {slots.port(target, live)}" if target.server.network == "host" else ""
+    print(f"{target.name}: live web slot {live or '(single web, before slots)'}{port}")
+    code = in_current_release(target, runner, ["ps"], slot=True) if live else 0
+    return in_current_release(target, runner, ["ps"]) or code
+
+
+def shell(target: Target, runner: Runner) -> int:
+    return in_current_release(target, runner, ["exec", "web", "bash"], slot=True)
+
+
+def down(target: Target, runner: Runner) -> None:
+    """Every container of the environment removed: each web slot's project, then its own."""
+    current = target.current_release()
+    if current is not None:
+        use_image(target, runner, str(current["sha"]))
+        target = target.at_release(str(current["sha"]))
+    else:
+        use_image(target, runner, "unused")
+    for slot in slots.SLOTS:  # each web slot's project (ops/server/slots.py), when it was used
+        if slots.overlay_path(target.server, target.name, slot).is_file():
+            runner.run(commands.compose(target, "down", "--timeout", "30", slot=slot))
+    runner.run(commands.compose(target, "down", "--timeout", "30"))
+
+
+def scale(target: Target, runner: Runner, web: int | None, worker: int | None) -> None:
+    raise Refusal(f'{target.name} runs on compose: scaling is for runtime = "swarm"')

@@ -307,9 +307,12 @@ def retire_compose(target: Target, runner: Runner) -> None:
         slots.state_file(target.server, target.name).unlink(missing_ok=True)
 
 
-def switch_to(target: Target, runner: Runner, this: Attempt | None, sha: str) -> None:
+def switch_to(
+    target: Target, runner: Runner, this: Attempt | None, sha: str, strategy: str = "switch"
+) -> None:
     """Run release `sha` as the stack, through Swarm's rolling updates (the module's docstring
-    says what each step does). Deploys, rollbacks, restarts and restores share it."""
+    says what each step does), whatever the strategy. Deploys, rollbacks, restarts and restores
+    share it."""
     if this:
         this.note(runtime="swarm")
     with runner.step("start web"):
@@ -365,8 +368,6 @@ def stop(target: Target, runner: Runner) -> None:
 
 def scale(target: Target, runner: Runner, web: int | None, worker: int | None) -> None:
     """New replica counts, kept for the next deploys ($ROOT/aletheia/state)."""
-    if not target.environment.on_swarm:
-        raise Refusal(f'{target.name} runs on compose: scaling is for runtime = "swarm"')
     current = replicas(target)
     wanted = Replicas(
         current.web if web is None else web, current.worker if worker is None else worker
@@ -453,6 +454,18 @@ def logs_commands(
             for task in listed.stdout.split()
         ]
     return each, []
+
+
+def ps(target: Target, runner: Runner) -> int:
+    """The stack's services (replicas) and their tasks."""
+    wanted = replicas(target)
+    print(f"{target.name}: swarm stack, web x{wanted.web}, worker x{wanted.worker}, beat x1")
+    codes = [runner.run(c, check=False).returncode for c in ps_commands(target)]
+    return next((code for code in codes if code), 0)
+
+
+def down(target: Target, runner: Runner) -> None:
+    remove(target, runner)
 
 
 def remove(target: Target, runner: Runner) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ops.core.runner import Refusal, Runner
 from ops.data import backups
-from ops.runtimes import app
+from ops.runtimes import runtime
 from ops.server import envfile
 from ops.server.settings import ServerSettings
 from ops.server.target import Target
@@ -179,7 +179,7 @@ def rotate_redis_password(target: Target, runner: Runner, this: Attempt | None =
     current = target.current_release()
     if current:
         with runner.step("restart the app"):
-            app.start_healthy(target, runner, str(current["sha"]), this)
+            runtime.start_healthy(target, runner, str(current["sha"]), this)
     with runner.step("redis: the new password only"):
         rule = isolation.redis_acl_rule(target.environment, new)
         write_acl_file(server, runner, all_rules(server, [rule], [target]))

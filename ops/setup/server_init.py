@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ops.core.runner import Refusal, Runner
 from ops.data import backups
-from ops.doctor.checks import DOCTOR_USER
+from ops.doctor.edge import DOCTOR_USER
 from ops.edge.nginx import host_name
 from ops.server import environments, target
 from ops.server.settings import DEFAULT, ServerSettings, described, settings_file

@@ -152,9 +152,8 @@ def web_exec(target: Target, *args: str) -> Command:
     return compose(target, "exec", "-T", "web", *args, slot=target.web_slot)
 
 
-def web_health(target: Target) -> Command:
-    """Ask the live web container's /healthz with the environment's real Host header."""
-    return web_exec(target, "python3", "/app/docker/healthcheck.py")
+# asks the web container's own /healthz with the environment's real Host header
+HEALTHCHECK = ("python3", "/app/docker/healthcheck.py")
 
 
 # --- Docker Swarm (runtime = "swarm", ops/runtimes/swarm.py) ---------------------------------------

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from ops.doctor.checks import DOCTOR_USER
+from ops.doctor.edge import DOCTOR_USER
 from ops.server import compose, environments
 from tests.e2e.conftest import (
     BASIC_AUTH,

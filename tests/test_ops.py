@@ -272,7 +272,8 @@ def test_every_server_setting_is_documented() -> None:
 def test_every_ops_command_has_a_handler() -> None:
     import argparse
 
-    from ops.cli.main import ENVIRONMENT_COMMANDS, parser
+    from ops.cli.environment_commands import ENVIRONMENT_COMMANDS
+    from ops.cli.parser import parser
 
     (sub,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(sub.choices) == {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ops.runtimes import stack, swarm
+from ops.runtimes import stack, swarm, swarm_resources, swarm_updates
 from ops.runtimes.stack import BEAT, WEB, WORKER, Replicas
 from ops.server import environments
 from ops.server.environments import MatrixError
@@ -130,32 +130,41 @@ STAMP = "2027-01-15T08:00:00.123456789Z"  # NOW
 
 def test_an_update_is_done_when_every_task_runs_the_new_image() -> None:
     new, old = "aletheia:new|Running 3 seconds ago|", "aletheia:old|Running 2 hours ago|"
-    assert swarm.progress(inspected("updating", STAMP), [new, old], "aletheia:new", NOW).state == (
-        "waiting"
-    )
-    assert swarm.progress(inspected("completed", STAMP), [new, new], "aletheia:new", NOW).state == (
-        "done"
-    )
+    assert swarm_updates.progress(
+        inspected("updating", STAMP), [new, old], "aletheia:new", NOW
+    ).state == ("waiting")
+    assert swarm_updates.progress(
+        inspected("completed", STAMP), [new, new], "aletheia:new", NOW
+    ).state == ("done")
     starting = "aletheia:new|Starting 1 second ago|"
-    assert swarm.progress(inspected(None, ""), [new, starting], "aletheia:new", NOW).state == (
-        "waiting"
-    )
+    assert swarm_updates.progress(
+        inspected(None, ""), [new, starting], "aletheia:new", NOW
+    ).state == ("waiting")
     # nothing changed: no update at all, every task already runs it
-    assert swarm.progress(inspected(None, ""), [new, new], "aletheia:new", NOW).state == "done"
+    assert (
+        swarm_updates.progress(inspected(None, ""), [new, new], "aletheia:new", NOW).state == "done"
+    )
     digest = "aletheia:new@sha256:0123|Running 1 second ago|"
-    assert swarm.progress(inspected(None, ""), [digest, new], "aletheia:new", NOW).state == "done"
+    assert (
+        swarm_updates.progress(inspected(None, ""), [digest, new], "aletheia:new", NOW).state
+        == "done"
+    )
 
 
 def test_a_rollback_by_swarm_is_a_failure_once_it_is_complete_and_only_if_it_is_ours() -> None:
     old = "aletheia:old|Running 2 hours ago|"
-    rolling = swarm.progress(inspected("rollback_started", STAMP), [old], "aletheia:new", NOW)
+    rolling = swarm_updates.progress(
+        inspected("rollback_started", STAMP), [old], "aletheia:new", NOW
+    )
     assert rolling.state == "waiting"
-    done = swarm.progress(inspected("rollback_completed", STAMP, 1), [old], "aletheia:new", NOW)
+    done = swarm_updates.progress(
+        inspected("rollback_completed", STAMP, 1), [old], "aletheia:new", NOW
+    )
     assert (done.state, done.said) == ("failed", "0/1 running aletheia:new (rollback_completed): m")
     # a rollback of an earlier deploy says nothing about this one
     earlier = "2027-01-15T07:00:00Z"
     new = "aletheia:new|Running 1 second ago|"
-    assert swarm.progress(
+    assert swarm_updates.progress(
         inspected("rollback_completed", earlier, 1), [new], "aletheia:new", NOW
     ).state == ("done")
 
@@ -211,17 +220,23 @@ def test_beyond_one_node_the_release_is_pushed_to_the_registry(
     from ops.core.runner import Refusal, Runner
 
     staging = swarm_staging(tmp_path, monkeypatch)
-    monkeypatch.setattr(swarm, "node_count", lambda target, runner: 3)
+    monkeypatch.setattr(swarm_resources, "node_count", lambda target, runner: 3)
     runner = Runner(dry_run=True)
-    assert swarm.release_image(staging, runner, "abc") == "aletheia:abc"  # no registry set
+    assert (
+        swarm_resources.release_image(staging, runner, "abc") == "aletheia:abc"
+    )  # no registry set
     monkeypatch.setattr(swarm, "_swarm_state", lambda target, runner: "active true")
     with pytest.raises(Refusal, match=r"3 nodes.*ALETHEIA_REGISTRY"):
         swarm.preflight(staging, runner)
     registered = replace(staging, server=replace(staging.server, registry="registry.lan:5000"))
     out = io.StringIO()
     runner = Runner(dry_run=True, out=out)
-    assert swarm.release_image(registered, runner, "abc") == "registry.lan:5000/aletheia:abc"
+    assert (
+        swarm_resources.release_image(registered, runner, "abc") == "registry.lan:5000/aletheia:abc"
+    )
     assert "false tag aletheia:abc registry.lan:5000/aletheia:abc" in out.getvalue()
     assert "false push registry.lan:5000/aletheia:abc" in out.getvalue()
-    monkeypatch.setattr(swarm, "node_count", lambda target, runner: 1)
-    assert swarm.release_image(registered, runner, "abc") == "aletheia:abc"  # one node: local
+    monkeypatch.setattr(swarm_resources, "node_count", lambda target, runner: 1)
+    assert (
+        swarm_resources.release_image(registered, runner, "abc") == "aletheia:abc"
+    )  # one node: local

@@ -18,26 +18,27 @@ previous release serves); the switch's steps then mean:
   beat          beat updated stop-first (the old one stops before the new one starts)
 """
 
-import datetime
 import json
-import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ops.core import locks
-from ops.core.runner import Refusal, Runner, StepFailed
+from ops.core.runner import Refusal, Runner
 from ops.edge import nginx
-from ops.runtimes import stack
+from ops.runtimes import stack, swarm_resources, swarm_updates
 from ops.runtimes.stack import BEAT, WEB, WORKER, Replicas
 from ops.server import slots
 from ops.server.target import Target
 from ops.steps import commands
 from ops.steps.attempt import Attempt
 
-UPDATE_FAILED = ("rollback_started", "rollback_paused", "rollback_completed", "paused")
 SECONDS_PER_TASK = 30  # how long a wait allows each task beyond the health timeout
+
+
+def update_timeout(target: Target) -> float:
+    """How long a service's update may take: the health timeout, and a bound per web task."""
+    return target.server.health_timeout + SECONDS_PER_TASK * max(replicas(target).web, 1)
 
 
 def preflight(target: Target, runner: Runner) -> None:
@@ -54,7 +55,7 @@ def preflight(target: Target, runner: Runner) -> None:
             f"manager ({state or 'no answer'}): "
             "docker swarm init (docs/deployment.md, Growing past one server)"
         )
-    nodes = node_count(target, runner)
+    nodes = swarm_resources.node_count(target, runner)
     if nodes > 1 and not target.server.registry:
         raise Refusal(
             f"the swarm has {nodes} nodes: the others cannot pull {commands.image_name('SHA')} "
@@ -68,61 +69,6 @@ def _swarm_state(target: Target, runner: Runner) -> str:
         commands.swarm_state(target.server), check=False, capture=True, mutating=False
     )
     return (state.stdout or state.stderr).strip()
-
-
-def node_count(target: Target, runner: Runner) -> int:
-    listed = runner.run(
-        commands.swarm_nodes(target.server), check=False, capture=True, mutating=False
-    )
-    return max(1, len(listed.stdout.split()))
-
-
-def release_image(target: Target, runner: Runner, sha: str) -> str:
-    """The image the stack runs: the local one on a single node; beyond it, pushed to the
-    registry (every node pulls it from there)."""
-    local = commands.image_name(sha)
-    if not target.server.registry or node_count(target, runner) == 1:
-        return local
-    pushed = commands.registry_image(target.server.registry, sha)
-    runner.run(commands.image_tag(target.server, local, pushed))
-    runner.run(commands.image_push(target.server, pushed), capture=True)
-    return pushed
-
-
-def ensure_network(target: Target, runner: Runner) -> None:
-    network = target.server.swarm_network
-    found = runner.run(
-        commands.network_exists(target.server, network), check=False, capture=True, mutating=False
-    )
-    if found.returncode != 0:
-        runner.run(commands.overlay_network_create(target.server, network), capture=True)
-    elif found.stdout.strip() != "overlay":
-        raise StepFailed(
-            f"network {network} is a {found.stdout.strip()} network: a swarm stack needs an "
-            "overlay network (ALETHEIA_SWARM_NETWORK)"
-        )
-
-
-def ensure_secret(target: Target, runner: Runner) -> str:
-    """The env file as a Docker secret (created once per content), its name."""
-    path = target.env_file.path
-    name = stack.secret_name(target.environment, path.read_text() if path.is_file() else "")
-    found = runner.run(
-        commands.secret_exists(target.server, name), check=False, capture=True, mutating=False
-    )
-    if found.returncode != 0:
-        runner.run(commands.secret_create(target.server, name, target.name, path), capture=True)
-    return name
-
-
-def prune_secrets(target: Target, runner: Runner, keep: str) -> None:
-    """Earlier env files' secrets; one a service still uses is refused by Docker and kept."""
-    listed = runner.run(
-        commands.secrets_of(target.server, target.name), check=False, capture=True, mutating=False
-    )
-    for name in listed.stdout.split():
-        if name != keep:
-            runner.run(commands.secret_remove(target.server, name), check=False, capture=True)
 
 
 def replicas_file(target: Target) -> Path:
@@ -163,113 +109,6 @@ def deploy_stack(target: Target, runner: Runner, images: dict[str, str], secret:
         commands.stack_deploy(target.server, path, stack.stack_name(target.environment)),
         capture=True,
     )
-
-
-def inspect(target: Target, runner: Runner, service: str) -> dict[str, object] | None:
-    found = runner.run(
-        commands.service_inspect(target.server, stack.service_name(target.environment, service)),
-        check=False,
-        capture=True,
-        mutating=False,
-    )
-    if found.returncode != 0 or not found.stdout.strip():
-        return None
-    value = json.loads(found.stdout)
-    return value if isinstance(value, dict) else None
-
-
-def running_image(target: Target, runner: Runner, service: str) -> str | None:
-    found = inspect(target, runner, service)
-    if found is None:
-        return None
-    spec = found["Spec"]
-    assert isinstance(spec, dict)
-    image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
-    return str(image).split("@")[0]
-
-
-def _seconds(stamp: str) -> float:
-    """Docker's RFC 3339 time (nanoseconds, Z) as a Unix time, to the second."""
-    try:
-        moment = datetime.datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return 0.0
-    return moment.replace(tzinfo=datetime.UTC).timestamp()
-
-
-@dataclass(frozen=True)
-class Progress:
-    state: str  # "done", "waiting", "failed"
-    said: str  # what a progress line shows
-
-
-def progress(service: dict[str, object], tasks: list[str], image: str, since: float) -> Progress:
-    """Where an update of `service` (docker service inspect) to `image` stands, from its tasks
-    meant to run (image|current state|error lines), for an update started at `since`."""
-    spec = service["Spec"]
-    assert isinstance(spec, dict)
-    desired = int(spec["Mode"]["Replicated"]["Replicas"])
-    update = service.get("UpdateStatus") or {}
-    assert isinstance(update, dict)
-    ours = _seconds(str(update.get("StartedAt", ""))) >= since - 2
-    state = str(update.get("State", "")) if ours else ""
-    rows = [line.split("|", 2) for line in tasks if line.strip()]
-    new = [row for row in rows if row[0].split("@")[0] == image]
-    running = [row for row in new if row[1].startswith("Running")]
-    others = [row for row in rows if row not in new]
-    said = f"{len(running)}/{desired} running {image}" + (f" ({state})" if state else "")
-    if state in UPDATE_FAILED:
-        message = str(update.get("Message", "")) or state
-        finished = state != "rollback_started"
-        return Progress("failed" if finished else "waiting", f"{said}: {message}")
-    if len(running) == desired and not others and state != "updating":
-        return Progress("done", said)
-    return Progress("waiting", said)
-
-
-def wait_converged(target: Target, runner: Runner, service: str, image: str, since: float) -> None:
-    """Until every task of `service` runs `image` (healthy: Swarm counts a task with a health
-    check as running once it is healthy), printing each change with the time it took. An update
-    Swarm rolled back, or a wait past its bound, is a StepFailed."""
-    if runner.dry_run:
-        return
-    name = stack.service_name(target.environment, service)
-    timeout = target.server.health_timeout + SECONDS_PER_TASK * max(replicas(target).web, 1)
-    started, last = time.monotonic(), ""
-    with open(os.devnull, "w") as devnull:
-        quiet = Runner(out=devnull)  # polled every second: not echoed
-        while True:
-            found = inspect(target, quiet, service)
-            listed = quiet.run(
-                commands.service_tasks(target.server, name),
-                check=False,
-                capture=True,
-                mutating=False,
-            )
-            tasks = listed.stdout.splitlines()
-            now = progress(found, tasks, image, since) if found else Progress("waiting", "absent")
-            elapsed = time.monotonic() - started
-            if now.said != last:
-                runner.say(f"    {service}: {now.said} ({elapsed:.1f}s)")
-                last = now.said
-            if now.state == "done":
-                return
-            if now.state == "failed":
-                raise StepFailed(
-                    f"step '{runner.current_step}' failed: Swarm rolled {service} back, the "
-                    f"previous release serves ({now.said})"
-                )
-            if elapsed > timeout:
-                raise StepFailed(
-                    f"step '{runner.current_step}' failed: {service} not converged within "
-                    f"{timeout:.0f}s ({now.said}{task_errors(tasks)})"
-                )
-            time.sleep(1)
-
-
-def task_errors(tasks: list[str]) -> str:
-    errors = sorted({row.split("|", 2)[-1] for row in tasks if row.count("|") == 2} - {""})
-    return "; " + ", ".join(errors) if errors else ""
 
 
 def _set_nginx(target: Target, runner: Runner) -> None:
@@ -317,9 +156,9 @@ def switch_to(
         this.note(runtime="swarm")
     with runner.step("start web"):
         preflight(target, runner)
-        image = release_image(target, runner, sha)
-        ensure_network(target, runner)
-        secret = ensure_secret(target, runner)
+        image = swarm_resources.release_image(target, runner, sha)
+        swarm_resources.ensure_network(target, runner)
+        secret = swarm_resources.ensure_secret(target, runner)
         wanted = replicas(target)
         runner.say(
             f"    {image}: web x{wanted.web} (start-first), worker x{wanted.worker}, beat x1"
@@ -327,7 +166,7 @@ def switch_to(
         since = time.time()
         deploy_stack(target, runner, {WEB: image}, secret)
     with runner.step("health check"):
-        wait_converged(target, runner, WEB, image, since)
+        swarm_updates.wait_converged(target, runner, WEB, image, since, update_timeout(target))
     with runner.step("nginx"):
         runner.say(f"    upstream: {stack.web_alias(target.environment)} (the web service)")
         _set_nginx(target, runner)
@@ -335,12 +174,12 @@ def switch_to(
         retire_compose(target, runner)
         since = time.time()
         deploy_stack(target, runner, {WEB: image, WORKER: image, BEAT: image}, secret)
-        wait_converged(target, runner, WORKER, image, since)
+        swarm_updates.wait_converged(target, runner, WORKER, image, since, update_timeout(target))
     with runner.step("drain"):
         runner.say("    skipped: Swarm stopped each old task once its replacement was healthy")
     with runner.step("beat"):
-        wait_converged(target, runner, BEAT, image, since)
-        prune_secrets(target, runner, keep=secret)
+        swarm_updates.wait_converged(target, runner, BEAT, image, since, update_timeout(target))
+        swarm_resources.prune_secrets(target, runner, keep=secret)
 
 
 def stop(target: Target, runner: Runner) -> None:
@@ -376,7 +215,7 @@ def scale(target: Target, runner: Runner, web: int | None, worker: int | None) -
         raise Refusal("web needs 2 replicas or more (one serves while another is replaced)")
     if wanted.worker < 1:
         raise Refusal("the worker needs 1 replica or more")
-    images = {s: running_image(target, runner, s) for s in (WEB, WORKER)}
+    images = {s: swarm_updates.running_image(target, runner, s) for s in (WEB, WORKER)}
     if None in images.values() and not runner.dry_run:
         raise Refusal(f"nothing is deployed to {target.name} yet: ./deploy.sh {target.name}")
     since = time.time()
@@ -394,7 +233,9 @@ def scale(target: Target, runner: Runner, web: int | None, worker: int | None) -
         replicas_file(target).parent.mkdir(parents=True, exist_ok=True)
         replicas_file(target).write_text(json.dumps({"web": wanted.web, "worker": wanted.worker}))
     for service, image in images.items():
-        wait_converged(target, runner, service, str(image), since)
+        swarm_updates.wait_converged(
+            target, runner, service, str(image), since, update_timeout(target)
+        )
 
 
 def web_container(target: Target, runner: Runner) -> str:

@@ -1,5 +1,6 @@
 """Fixtures: a local Doctolib-shaped server and clients pointed at it."""
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -77,7 +78,9 @@ def staff_client(client):
     return client
 
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
+# Debian's Chromium (Playwright's own download is not used); on GitHub's runners .ci/run points
+# ALETHEIA_CHROMIUM at their Google Chrome.
+CHROMIUM = os.environ.get("ALETHEIA_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture

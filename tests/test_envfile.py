@@ -44,7 +44,7 @@ def test_problems_and_warnings_are_said_with_the_fix(tmp_path: Path) -> None:
     path = tmp_path / ".env.prod"
     missing = envfile.read(path, PROD, OVERLAY_KEYS)
     assert missing.problems == (
-        f"env file {path} is missing (docs/deployment.md, first-time setup)",
+        f"env file {path} is missing (docs/deployment/first-time-setup.md)",
     )
 
     write_env_file(path, DATABASE_URL="postgres://x@db/x", REDIS_URL="", PORT="80a")

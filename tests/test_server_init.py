@@ -151,8 +151,8 @@ def test_host_networking_refuses_two_environments_on_one_port(tmp_path: Path) ->
 
 
 def test_the_deploy_prints_the_steps_the_docs_number() -> None:
-    docs = (REPO_ROOT / "docs" / "deployment.md").read_text()
-    section = docs[docs.index("## deploy.sh") : docs.index("## Rollback")]
+    docs = (REPO_ROOT / "docs" / "deployment" / "deploy.md").read_text()
+    section = docs[docs.index("## deploy.sh") : docs.index("## Release log")]
     listed = re.findall(r"^(\d+)\. \*\*([^*]+)\*\*", section, re.M)
     assert [(int(n), name) for n, name in listed] == list(enumerate(deploy.DEPLOY_STEPS, start=1))
     printed = re.findall(r"^==> \[(\d+)\] (.+)$", section, re.M)

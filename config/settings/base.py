@@ -31,7 +31,7 @@ INSTALLED_APPS = [
 
 # Migrations must work with the previous release's code (it serves while they run, and again
 # after a rollback): django-migration-linter refuses backward-incompatible ones, in Aletheia's
-# own apps (docs/deployment.md, "Migrations: expand and contract").
+# own apps (docs/deployment/migrations.md).
 MIGRATION_LINTER_OPTIONS = {
     "include_apps": ["core", "catalog", "alerts", "dashboard"],
     "no_cache": True,
@@ -132,8 +132,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 
 def redis_key_prefix(environment: str) -> str:
     """Every Redis key and channel an environment uses starts with this and a colon: the
-    server's Redis lets each environment's user reach its own prefix only (docs/deployment.md,
-    "Security model")."""
+    server's Redis lets each environment's user reach its own prefix only (docs/deployment/security.md)."""
     return f"aletheia-{environment}"
 
 

@@ -39,7 +39,7 @@ def cmd_isolation(args: Args, server: ServerSettings, runner: Runner) -> int:
                 print(f"skipped {env.name}: no env file {env.env_file.path} yet")
         targets = [env for env in targets if env.env_file.path.is_file()]
     if not targets:
-        raise Refusal("no environment has an env file yet (docs/deployment.md, first-time setup)")
+        raise Refusal("no environment has an env file yet (docs/deployment/first-time-setup.md)")
     for env in targets:
         env.require_valid_env_file()
     isolation_setup.isolate(targets, runner, apply=args.apply)
@@ -47,7 +47,7 @@ def cmd_isolation(args: Args, server: ServerSettings, runner: Runner) -> int:
 
 
 def cmd_server_init(args: Args, server: ServerSettings, runner: Runner) -> int:
-    """First-time setup (docs/deployment.md): again and again, it changes nothing more."""
+    """First-time setup (docs/deployment/first-time-setup.md): again and again, it changes nothing more."""
     names = [args.env] if args.env else list(environments.server_environments())
     for name in names:
         target.server_environment(name)  # an unknown one is refused by name

@@ -1,6 +1,5 @@
 """The only thing the dev auto-deploy's SSH key can do: deploy `develop` (or one of its
-commits) to dev. authorized_keys forces this entry point (docs/deployment.md, "Security
-model"), whatever command the client asked for (SSH_ORIGINAL_COMMAND).
+commits) to dev. authorized_keys forces this entry point (docs/deployment/security.md), whatever command the client asked for (SSH_ORIGINAL_COMMAND).
 
 Accepted: `deploy` (develop's tip), `deploy develop`, `deploy <40-hex sha>` of a commit that
 develop contains. Anything else is refused before any lock, fetch or build.

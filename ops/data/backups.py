@@ -1,4 +1,4 @@
-"""Backups and restores of one environment's database (docs/deployment.md, "Backups").
+"""Backups and restores of one environment's database (docs/deployment/backups.md).
 
 A backup is three files in $BACKUP_DIR/ENV/: NAME.dump (pg_dump custom format), NAME.dump.sha256
 (`sha256sum -c` reads it) and NAME.dump.json (which environment and database it came from, the

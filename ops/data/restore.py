@@ -1,4 +1,4 @@
-"""Restoring a backup into one environment (docs/deployment.md, "Restores").
+"""Restoring a backup into one environment (docs/deployment/backups.md, "Restores").
 
 confirm (prod) -> lock -> verify checksum and origin -> safety backup -> stop the app -> restore
 (one transaction, anonymised when production data leaves production) -> migrate -> start ->

@@ -1,4 +1,4 @@
-"""The deploy flow (docs/deployment.md, "Deploying") and rollbacks.
+"""The deploy flow (docs/deployment/deploy.md) and rollbacks.
 
 lock -> fetch -> resolve ref -> build (from the commit, the checkout untouched) -> migration
 lint -> backup (prod) -> maintenance (--maintenance) -> check -> migrate -> collectstatic ->
@@ -24,7 +24,7 @@ RELEASE_TASKS = (
     ("periodic tasks", ("sync_periodic_tasks",)),
 )
 # The numbered steps a deploy prints, always all of them (one that does not apply to the
-# environment says "skipped" and why): docs/deployment.md lists them with these numbers, and
+# environment says "skipped" and why): docs/deployment/deploy.md lists them with these numbers, and
 # tests/test_ops.py checks that both agree.
 DEPLOY_STEPS = (
     "fetch",
@@ -117,7 +117,7 @@ def lint_migrations(
         return
     raise Refusal(
         "backward-incompatible migrations (the previous release serves while they run): "
-        f"{detail or said[-1:]}; make them expand/contract (docs/deployment.md) or deploy "
+        f"{detail or said[-1:]}; make them expand/contract (docs/deployment/migrations.md) or deploy "
         "with --maintenance (behind the 503 placeholder)"
     )
 

@@ -137,7 +137,7 @@ def _set_nginx(target: Target, runner: Runner) -> None:
         nginx.activate(target, runner)
 
 
-# The switch's steps, always all of them (docs/deployment.md numbers them within a deploy's).
+# The switch's steps, always all of them (docs/deployment/deploy.md numbers them within a deploy's).
 SWITCH_STEPS = ("start web", "health check", "nginx", "worker", "drain", "beat")
 
 

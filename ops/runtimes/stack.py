@@ -74,8 +74,8 @@ def secret_name(environment: Environment, env_file_text: str) -> str:
 
 
 def reservation(limit: str) -> str:
-    """Half the limit is reserved: about what a web container uses once warm (docs/deployment.md,
-    "Growing past one server", has the figures), so the scheduler places a task only where it
+    """Half the limit is reserved: about what a web container uses once warm (docs/deployment/swarm.md
+    has the figures), so the scheduler places a task only where it
     fits, while the limit keeps room for a busy moment."""
     number, unit = int(limit[:-1]), limit[-1].upper()
     return f"{number // 2}{unit}"

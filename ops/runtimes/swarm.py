@@ -53,7 +53,7 @@ def preflight(target: Target, runner: Runner) -> None:
         raise Refusal(
             f'{target.name} has runtime = "swarm" but this Docker engine is not a swarm '
             f"manager ({state or 'no answer'}): "
-            "docker swarm init (docs/deployment.md, Growing past one server)"
+            "docker swarm init (docs/deployment/swarm.md)"
         )
     nodes = swarm_resources.node_count(target, runner)
     if nodes > 1 and not target.server.registry:

@@ -79,7 +79,7 @@ def read(path: Path, environment: Environment, overlay_keys: frozenset[str]) -> 
     """The env file at `path` with its problems; a missing file is one problem, not an error."""
     if not path.is_file():
         return EnvFile(
-            path, problems=(f"env file {path} is missing (docs/deployment.md, first-time setup)",)
+            path, problems=(f"env file {path} is missing (docs/deployment/first-time-setup.md)",)
         )
     problems, warnings = [], []
     mode = stat.S_IMODE(path.stat().st_mode)

@@ -2,7 +2,7 @@
 
 They live in one file on the server, `$ALETHEIA_SERVER_ROOT/aletheia/server.env` (KEY=value
 lines), read by every ops command; an environment variable of the same name wins over the
-file, and `make doctor` says where each value came from (docs/deployment.md, "Server settings").
+file, and `make doctor` says where each value came from (docs/deployment/server-settings.md).
 The same code runs on the real server and in the end-to-end tests.
 """
 
@@ -16,7 +16,7 @@ from ops.server import envfile
 from ops.server.envfile import DEFAULT_PORT
 
 DEFAULT_ROOT = "/opt/docker"
-# Every setting ops reads (docs/deployment.md, "Server settings" has the table).
+# Every setting ops reads (docs/deployment/server-settings.md has the table).
 KNOWN = (
     "ALETHEIA_SERVER_ROOT",
     "ALETHEIA_CHECKOUT",

@@ -1,5 +1,5 @@
 """What keeps the environments of one server apart in the shared PostgreSQL and Redis
-(docs/deployment.md, "Security model"): one PostgreSQL role per environment owning only its
+(docs/deployment/security.md): one PostgreSQL role per environment owning only its
 database, which nobody else may connect to; one Redis ACL user per environment restricted to
 its own key prefix and channels, without the commands that reach beyond them.
 

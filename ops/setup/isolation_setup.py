@@ -95,7 +95,7 @@ def acl_load(server: ServerSettings, runner: Runner) -> bool:
     if any(reason in said for reason in NOT_LOADED_YET):
         runner.say(
             f"    not loaded yet ({said[-120:]}): start (or restart) the server's Redis with "
-            f"`--aclfile` reading {server.redis_acl_file} (docs/deployment.md, Security model)"
+            f"`--aclfile` reading {server.redis_acl_file} (docs/deployment/security.md)"
         )
         return False
     raise Refusal(f"Redis refused {server.redis_acl_file}: {said[-200:]}")

@@ -88,8 +88,8 @@ def write_settings_file(setup: Setup) -> None:
             )
         return
     lines = [
-        "# Aletheia's server settings, read by every ops command (docs/deployment.md,",
-        "# 'Server settings'); an environment variable of the same name wins over this file.",
+        "# Aletheia's server settings, read by every ops command",
+        "# (docs/deployment/server-settings.md); an environment variable of the same name wins over this file.",
         f"ALETHEIA_NETWORK={setup.server.network}",
         *[f"{key}={value}" for key, value in given if key != "ALETHEIA_NETWORK"],
     ]
@@ -261,7 +261,7 @@ def nginx_and_certificates(setup: Setup, targets: list[Target]) -> None:
         setup.runner.say(
             f"    nginx-proxy mounts {server.nginx_dir} as /etc/nginx/conf.d, "
             f"{server.root / 'nginx'} read-only at the same path, each static volume at "
-            "/srv/aletheia-ENV-static (docs/deployment.md, first-time setup)"
+            "/srv/aletheia-ENV-static (docs/deployment/first-time-setup.md)"
         )
     for env in targets:
         folder = server.cert_dir / host_name(env.environment)

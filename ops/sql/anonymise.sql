@@ -1,5 +1,5 @@
 -- Run inside the restore's transaction when production data is restored into another
--- environment (docs/deployment.md, "What is anonymised"). Aletheia stores no patient data:
+-- environment (docs/deployment/backups.md, "What is anonymised"). Aletheia stores no patient data:
 -- its personal data are the staff accounts, their sessions and the admin's action log.
 -- The restore sets search_path to '' : every name is schema-qualified.
 UPDATE public.auth_user SET

@@ -234,7 +234,7 @@ def test_prod_image_runs_web_worker_and_beat(prod_stack: dict, git_sha: str) -> 
     assert body["release"] == git_sha
 
     broker = f"redis://127.0.0.1:6379/{MATRIX['prod'].redis_broker_db}"
-    # the environment's Celery keys live under its prefix (docs/deployment.md, Security model)
+    # the environment's Celery keys live under its prefix (docs/deployment/security.md)
     prefixed = {"global_keyprefix": f"{isolation.redis_key_prefix(MATRIX['prod'])}:"}
     celery = Celery(broker=broker, backend=broker)
     celery.conf.broker_transport_options = prefixed

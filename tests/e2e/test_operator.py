@@ -1,5 +1,5 @@
 """The operator's path, from the docs themselves (issue 15): the shell blocks of
-docs/deployment.md's first-time setup marked `<!-- operator-e2e: NAME -->` run as written on a
+docs/deployment/first-time-setup.md marked `<!-- operator-e2e: NAME -->` run as written on a
 fresh server root in host-network mode — only the server root, the repository and the ports
 substituted — with the by-hand steps done the way the page says. Then staging is deployed from
 `develop`, answers 200 through nginx with credentials (a static file too, nginx's worker being
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 STAGING = "aletheia-staging.groupe-suffren.com"
-DOCS = REPO_ROOT / "docs" / "deployment.md"
+DOCS = REPO_ROOT / "docs" / "deployment" / "first-time-setup.md"
 BLOCK = re.compile(
     r"<!-- operator-e2e: (?P<name>[a-z-]+) -->\n(?P<indent> *)```sh\n(?P<body>.*?)\n(?P=indent)```",
     re.S,
@@ -42,11 +42,8 @@ BLOCK = re.compile(
 
 
 def documented_blocks() -> dict[str, str]:
-    section = DOCS.read_text()
-    section = section[
-        section.index("## First-time server setup") : section.index("## Known Caveats")
-    ]
-    return {m["name"]: textwrap.dedent(m["body"]) + "\n" for m in BLOCK.finditer(section)}
+    page = DOCS.read_text()
+    return {m["name"]: textwrap.dedent(m["body"]) + "\n" for m in BLOCK.finditer(page)}
 
 
 def free_port(count: int = 1) -> int:

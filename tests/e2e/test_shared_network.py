@@ -2,7 +2,7 @@
 shared_postgres, shared_redis and nginx-proxy containers (ALETHEIA_NETWORK=shared, the default).
 
 The shared containers are stand-ins built from Debian's packages (tests/e2e/standins/: no
-registry here). nginx-proxy is set up as docs/deployment.md's first-time setup says: conf.d as
+registry here). nginx-proxy is set up as docs/deployment/first-time-setup.md says: conf.d as
 /etc/nginx/conf.d, the certificates at the server's path, each static volume read-only at
 /srv/aletheia-ENV-static. Everything else is ops' defaults: nginx -t and reload through
 `docker exec`, the live web slot reached as aletheia-prod-web-SLOT:8000 through Docker's DNS, pg_dump/psql run
@@ -104,8 +104,8 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSe
     checkout = clone_checkout(root, remote)
     sha = sh("git", "-C", str(remote), "rev-parse", "v1.0^{commit}").stdout.strip()
 
-    # each environment its own PostgreSQL role and Redis user, as docs/deployment.md's
-    # Security model sets them up (ops isolation --apply, below)
+    # each environment its own PostgreSQL role and Redis user, as docs/deployment/security.md
+    # sets them up (ops isolation --apply, below)
     for name in ("prod", "staging"):
         password = urllib.parse.quote(PASSWORDS[name], safe="")
         write_env_file(

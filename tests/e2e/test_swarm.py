@@ -517,7 +517,7 @@ def test_the_make_targets_work_against_the_stack(swarm_server: SwarmServer) -> N
 def test_an_environment_moves_from_compose_to_swarm_without_a_failed_request(
     swarm_server: SwarmServer,
 ) -> None:
-    """docs/deployment.md's steps: staging runs on compose (on the overlay network); its matrix
+    """docs/deployment/swarm.md's steps: staging runs on compose (on the overlay network); its matrix
     row says swarm; the next deploy starts the stack, switches nginx to it, then removes the
     compose containers."""
     server = swarm_server

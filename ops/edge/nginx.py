@@ -275,7 +275,7 @@ def activate(target: Target, runner: Runner) -> None:
         server,
         NginxPorts.of(server),
         slots.port(target, target.web_slot),
-        slot=slots.SWARM_SLOT if environment.on_swarm else target.web_slot,
+        slot=target.upstream_slot,
     )
     which = "full" if has_certificate(environment, server) else "temp"
     if which == "temp":

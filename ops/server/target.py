@@ -36,6 +36,12 @@ class Target:
         return self.environment.name
 
     @property
+    def upstream_slot(self) -> str | None:
+        """Where nginx sends the environment's requests: its web slot, or on swarm the stack's
+        web service (one alias, no slots)."""
+        return slots.SWARM_SLOT if self.environment.on_swarm else self.web_slot
+
+    @property
     def web_port(self) -> int:
         return self.env_file.web_port
 
